@@ -1,0 +1,151 @@
+/* config.h — the stockmesh YAML configuration: loading, validation, lookup.
+ *
+ * One YAML file describes the whole appliance (DESIGN §6). Every error names the
+ * file, the line and the key path ("sources[0].tables[1].sku"), so an operator can
+ * fix it without reading code. */
+#ifndef STOCKMESH_CONFIG_H
+#define STOCKMESH_CONFIG_H
+
+#include <stddef.h>
+
+enum log_level;
+
+enum config_source_type { CONFIG_SOURCE_POSTGRES = 1, CONFIG_SOURCE_MARIADB = 2 };
+
+enum config_quantity { CONFIG_ON_HAND = 0, CONFIG_COMMITTED = 1, CONFIG_UNAVAILABLE = 2 };
+#define CONFIG_QUANTITY_KINDS 3
+
+/* A key/value pair passed through untouched (librdkafka properties). */
+struct config_property {
+    char *key;
+    char *value;
+};
+
+/* How the rows of one source table become stock facts. */
+struct config_table {
+    char *schema;              /* "public" when the YAML says only "stock" */
+    char *name;
+    char *sku_column;          /* column holding the canonical SKU */
+    char *location_column;     /* column holding the location code, or NULL */
+    char *location_code;       /* constant location for the whole table, or NULL */
+    char *quantity_column[CONFIG_QUANTITY_KINDS]; /* NULL when the table lacks that kind */
+    int line;                  /* YAML line, for later error messages */
+};
+
+struct config_source {
+    char *name;                /* [a-z0-9_]+, unique */
+    enum config_source_type type;
+    char *dsn;                 /* libpq conninfo / MariaDB URI, never holds the password */
+    char *password_file;       /* NULL or path whose first line is the password */
+    char *slot;                /* default "stockmesh_<name>" */
+    char *publication;         /* default "stockmesh_<name>" */
+    char *timezone;            /* default "UTC" */
+    int heartbeat_ms;          /* default 10000 */
+    struct config_table *tables;
+    size_t ntables;
+    int line;
+};
+
+struct config_location {
+    char *code;
+    char *type;                /* "warehouse", "store", … */
+    char **tags;
+    size_t ntags;
+    long long safety_stock;    /* default 0 */
+    char **contacts;           /* store ops contacts for alerts */
+    size_t ncontacts;
+    int line;
+};
+
+struct config_channel {
+    char *name;
+    char *url;                 /* http:// or https:// */
+    char *secret;              /* HMAC key (from secret_file or secret); never logged */
+    char *secret_file;         /* NULL, or the file the secret was read from */
+    char **location_types;     /* member locations: by type, */
+    size_t nlocation_types;
+    char **location_tags;      /* by tag, */
+    size_t nlocation_tags;
+    char **location_codes;     /* or by code */
+    size_t nlocation_codes;
+    long long buffer;          /* subtracted from the channel sum; default 0 */
+    int batch_max;             /* updates per request; default 100 */
+    int batch_wait_ms;         /* wait to fill a batch; default 0 (latency first) */
+    int timeout_ms;            /* per request; default 5000 */
+    int line;
+};
+
+/* Which source is authoritative for the quantities at locations of one type. */
+struct config_authority {
+    char *location_type;
+    char *source;
+    int line;
+};
+
+struct config {
+    char *path;
+    char *state_dir;           /* default "/var/lib/stockmesh" */
+    int log_level;             /* enum log_level; default LOG_INFO */
+
+    struct {
+        char *brokers;         /* "embedded" or "host:port,…" */
+        char *topic_prefix;    /* default "stockmesh" */
+        int partitions;        /* embedded topics; default 4 */
+        int window;            /* max unapplied events per source; default 20000 */
+        struct config_property *properties; /* passed to librdkafka */
+        size_t nproperties;
+    } backbone;
+
+    struct {
+        char *host;            /* default "127.0.0.1" */
+        int port;              /* default 6379 */
+        char *password_file;
+        int pipeline;          /* max calls in flight; default 1000 */
+        int persist_delay_ms;  /* applied → confirmable; default 1100 (AOF everysec) */
+    } redis;
+
+    struct {
+        char *listen_host;     /* from "listen: host:port"; default 127.0.0.1:8080 */
+        int listen_port;
+    } console;
+
+    struct config_source *sources;
+    size_t nsources;
+    struct config_location *locations;
+    size_t nlocations;
+    struct config_channel *channels;
+    size_t nchannels;
+    struct config_authority *authority;
+    size_t nauthority;
+};
+
+/* Loads and validates a YAML file. Returns a config the caller frees with
+ * config_free(), or NULL with "file:line: key: problem" in err: one line per
+ * problem (several when there are several), in line order. Relative paths in the
+ * file (secret_file) are relative to the working directory. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Same as config_load() but from a string; name is used in messages. */
+struct config *config_load_string(const char *yaml, size_t len, const char *name,
+                                  char *err, size_t errlen);
+
+/* Frees a config and everything it owns; NULL is fine. */
+void config_free(struct config *cfg);
+
+/* Finds a source / location / channel by name; NULL when absent. */
+const struct config_source *config_source(const struct config *cfg, const char *name);
+const struct config_location *config_location(const struct config *cfg, const char *code);
+const struct config_channel *config_channel(const struct config *cfg, const char *name);
+
+/* 1 when the channel serves stock held at the location. */
+int config_channel_has_location(const struct config_channel *ch,
+                                const struct config_location *loc);
+
+/* The source authoritative for quantities at locations of this type; NULL when no
+ * rule names the type (then every source counts, the newest position wins). */
+const char *config_authority_for(const struct config *cfg, const char *location_type);
+
+/* Name of the quantity kind: "on_hand", "committed", "unavailable". */
+const char *config_quantity_name(enum config_quantity kind);
+
+#endif

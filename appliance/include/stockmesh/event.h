@@ -1,0 +1,54 @@
+/* event.h — change events in Debezium's JSON envelope (DESIGN §3).
+ *
+ *   {"before":…, "after":…, "op":"r|c|u|d", "ts_ms":…, "ts_us":…,
+ *    "source":{"connector","name","db","schema","table","lsn","txId","ts_ms","ts_us",
+ *              "snapshot","position"}}
+ *
+ * "position" is stockmesh's addition: a fixed-width string that sorts in the source's
+ * commit order (for PostgreSQL: commit LSN then the change's index within the
+ * transaction, in hex), which the merge function compares to ignore replays.
+ * Readers that only know Debezium ignore it. */
+#ifndef STOCKMESH_EVENT_H
+#define STOCKMESH_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENT_POSITION_LEN 24
+
+struct change_event {
+    char op;                      /* 'r' snapshot read, 'c' insert, 'u' update, 'd' delete */
+    json_t *before;               /* row image before the change, or NULL */
+    json_t *after;                /* row image after the change, or NULL */
+    const char *connector;        /* "postgresql", "mysql" */
+    const char *source;           /* the configured source name */
+    const char *db;
+    const char *schema;
+    const char *table;
+    uint64_t lsn;                 /* PostgreSQL commit LSN (0 for other sources) */
+    uint64_t txid;
+    char position[EVENT_POSITION_LEN + 1];
+    int64_t commit_us;            /* source commit time, unix µs */
+    int64_t read_us;              /* when the reader emitted the event, unix µs */
+    int snapshot;                 /* 1 for rows read by a snapshot */
+    json_t *root;                 /* owning reference after event_decode() */
+};
+
+/* Builds the position string of a PostgreSQL change: commit LSN + index in txn. */
+void event_position_pg(char out[EVENT_POSITION_LEN + 1], uint64_t commit_lsn, uint32_t index);
+
+/* Encodes an event as compact JSON; caller frees the result. NULL when out of memory. */
+char *event_encode(const struct change_event *ev, size_t *len);
+
+/* Parses an encoded event. The fields point into ev->root; release with
+ * event_release(). -1 with a reason naming the bad field in err. */
+int event_decode(struct change_event *ev, const void *buf, size_t len, char *err, size_t errlen);
+
+/* Drops what event_decode() holds. */
+void event_release(struct change_event *ev);
+
+/* Current time in unix microseconds (realtime clock: compared across processes). */
+int64_t event_now_us(void);
+
+#endif

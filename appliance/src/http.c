@@ -1,0 +1,130 @@
+/* http.c — see http.h. */
+#include "stockmesh/http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_HEADERS (64 * 1024)
+
+struct http_server {
+    struct evhttp *http;
+    struct evhttp_bound_socket *socket;
+    int port;
+};
+
+static const char *status_reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+void http_reply(struct evhttp_request *req, int code, const char *content_type, const char *body,
+                size_t len)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", content_type);
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    struct evbuffer *buf = evbuffer_new();
+    if (buf && len) evbuffer_add(buf, body, len);
+    evhttp_send_reply(req, code, status_reason(code), buf);
+    if (buf) evbuffer_free(buf);
+}
+
+void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (body) http_reply(req, code, "application/json", body, strlen(body));
+    else http_reply(req, code, "application/json", "{\"error\":\"internal\"}", 20);
+    free(body);
+    json_decref(o);
+}
+
+static void not_found(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    http_reply_error(req, 404, "no such path: %s", evhttp_request_get_uri(req));
+}
+
+struct http_server *http_server_new(struct event_base *base, const char *host, int port,
+                                    char *err, size_t errlen)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->http = evhttp_new(base);
+    if (!srv->http) {
+        snprintf(err, errlen, "cannot create the HTTP server");
+        free(srv);
+        return NULL;
+    }
+    evhttp_set_max_body_size(srv->http, HTTP_MAX_BODY);
+    evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(srv->http, 30);
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(srv->http, not_found, NULL);
+    srv->socket = evhttp_bind_socket_with_handle(srv->http, host, (unsigned short)port);
+    if (!srv->socket) {
+        snprintf(err, errlen, "cannot listen on %s:%d (in use, or not a local address?)", host,
+                 port);
+        evhttp_free(srv->http);
+        free(srv);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(srv->socket);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return srv;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (!srv) return;
+    evhttp_free(srv->http);
+    free(srv);
+}
+
+int http_server_route(struct http_server *srv, const char *path, http_handler fn, void *arg)
+{
+    return evhttp_set_cb(srv->http, path, fn, arg) == 0 ? 0 : -1;
+}
+
+int http_server_port(const struct http_server *srv) { return srv->port; }

@@ -1,0 +1,29 @@
+/* webhook.h — the channel payload of DESIGN §6: body and signature. Plain functions.
+ *
+ *   POST {"channel":"web","updates":[{"sku","available","version","ts_ms"},…]}
+ *   X-Stockmesh-Timestamp: <unix ms>
+ *   X-Stockmesh-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+ *   X-Stockmesh-Delivery: <id, stable across retries> */
+#ifndef STOCKMESH_WEBHOOK_H
+#define STOCKMESH_WEBHOOK_H
+
+#include <stddef.h>
+
+#define WEBHOOK_SIGNATURE_LEN (7 + 64)
+
+struct webhook_update {
+    const char *sku;
+    long long available;
+    long long version;
+    long long ts_ms;              /* source commit time of the change */
+};
+
+/* Builds the JSON body; caller frees it. NULL when out of memory. */
+char *webhook_body(const char *channel, const struct webhook_update *updates, size_t n,
+                   size_t *len);
+
+/* Writes "sha256=<hex>" (NUL-terminated) for the body sent at timestamp_ms. */
+void webhook_sign(const char *secret, long long timestamp_ms, const char *body, size_t len,
+                  char out[WEBHOOK_SIGNATURE_LEN + 1]);
+
+#endif
