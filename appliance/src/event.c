@@ -33,7 +33,9 @@ char *event_encode(const struct change_event *ev, size_t *len)
                              ev->after, "op", op, "ts_ms", (json_int_t)(ev->read_us / 1000),
                              "ts_us", (json_int_t)ev->read_us, "source", source);
     if (!root) return NULL;
-    char *out = json_dumps(root, JSON_COMPACT);
+    /* 15 significant digits: what a double holds exactly, so numeric 19.99 stays 19.99
+       instead of 19.989999999999998 */
+    char *out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(root);
     if (out && len) *len = strlen(out);
     return out;

@@ -232,7 +232,7 @@ static int produce(struct pg_reader *r, struct txn *t, int table, json_t *key,
 {
     size_t len, key_len;
     char *value = event_encode(ev, &len);
-    char *key_text = key ? json_dumps(key, JSON_COMPACT) : NULL;
+    char *key_text = key ? json_dumps(key, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     key_len = key_text ? strlen(key_text) : 0;
     int rc = -1;
     if (value)
@@ -406,12 +406,14 @@ static void reader_fail(struct pg_reader *r, const char *fmt, ...)
 
 static PGconn *connect_pg(struct pg_reader *r, int replication, char *err, size_t errlen)
 {
-    const char *keys[8], *values[8];
+    const char *keys[10], *values[10];
     int n = 0;
     keys[n] = "dbname", values[n++] = r->src->dsn;
     keys[n] = "client_encoding", values[n++] = "UTF8";
     keys[n] = "application_name", values[n++] = replication ? "stockmesh-cdc" : "stockmesh-setup";
     keys[n] = "connect_timeout", values[n++] = "10";
+    /* row values arrive as text in the session's formats: make them unambiguous */
+    keys[n] = "options", values[n++] = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601";
     if (replication) keys[n] = "replication", values[n++] = "database";
     if (r->password[0]) keys[n] = "password", values[n++] = r->password;
     keys[n] = NULL, values[n] = NULL;

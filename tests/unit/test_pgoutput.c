@@ -1033,7 +1033,7 @@ static void test_lsn_helpers(void **state)
     assert_int_equal(ok, 1);
     assert_true(pgoutput_parse_lsn("ffffffff/FFFFFFFF", &ok) == UINT64_MAX);
     assert_int_equal(ok, 1);
-    assert_true(pgoutput_parse_lsn("0/0016B3A0", &ok) == 0x16B3A0);   /* PG 18 zero-pads */
+    assert_true(pgoutput_parse_lsn("0/0016B3A0", &ok) == 0x16B3A0);   /* zero-padded form */
     assert_int_equal(ok, 1);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ok = -1;
