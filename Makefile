@@ -104,12 +104,12 @@ build: $(addprefix $(BUILD)/,$(PROGRAMS)) $(addprefix $(BUILD)/asan/,$(PROGRAMS)
 
 run:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/,$(PROGRAMS))
+	@$(MAKE) --no-print-directory -j$$(nproc) $(addprefix $(BUILD)/,$(PROGRAMS))
 	@./tools/run-demo.sh
 
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$$(nproc) build
 	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh \
 	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
 
@@ -122,5 +122,9 @@ integration: build
 
 clean:
 	rm -rf $(BUILD)
+
+# measurement and robustness tools (issue-sized pieces, each in its own file)
+-include tests/fuzz/fuzz.mk
+-include tests/bench/bench.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
