@@ -27,10 +27,11 @@ MAIN_SRC      := services/stockmeshd.c services/stockmesh.c
 TESTLIB_SRC   := tests/lib/servers.c tests/lib/receiver.c
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 INTEG_SRC     := $(wildcard tests/integration/test_*.c)
+FAULT_SRC     := $(wildcard tests/fault/test_*.c)
 EMBED_FILES   := embedded_redis_library=appliance/redis/stockmesh.lua \
                  embedded_sql_001_initial=appliance/sql/001_initial.sql
 
-.PHONY: all build deps run test unit integration clean help
+.PHONY: all build deps run test unit integration soak clean help
 .DEFAULT_GOAL := build
 
 help:
@@ -38,6 +39,7 @@ help:
 	@echo "make test   install missing packages, build, run every test"
 	@echo "make build  build into build/ and build/asan/"
 	@echo "make deps   install the Debian packages the build, demo and tests need"
+	@echo "make soak   the fault harness for half an hour (FAULT_SECONDS, FAULT_KILLS)"
 	@echo "make clean  remove build/"
 
 deps:
@@ -83,6 +85,10 @@ $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libtestlib.a $(1)/libstockmesh.a
 $(1)/itests/%: $(1)/obj/tests/integration/%.o $(1)/libtestlib.a $(1)/libstockmesh.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ $$(PKG_LIBS) $$(CMOCKA_LIBS) -o $$@
+
+$(1)/fault/%: $(1)/obj/tests/fault/%.o $(1)/libtestlib.a $(1)/libstockmesh.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) $$^ $$(PKG_LIBS) $$(CMOCKA_LIBS) -o $$@
 endef
 
 $(eval $(call variant,$(BUILD),$(RELEASE_FLAGS)))
@@ -99,8 +105,10 @@ $(BUILD)/gen/embedded.c: $(BUILD)/embed appliance/redis/stockmesh.lua $(wildcard
 PROGRAMS   := stockmeshd stockmesh demo-receiver serverctl
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/asan/itests/%,$(INTEG_SRC))
+FAULT_BINS := $(patsubst tests/fault/%.c,$(BUILD)/asan/fault/%,$(FAULT_SRC))
 
-build: $(addprefix $(BUILD)/,$(PROGRAMS)) $(addprefix $(BUILD)/asan/,$(PROGRAMS)) $(UNIT_BINS) $(INTEG_BINS)
+build: $(addprefix $(BUILD)/,$(PROGRAMS)) $(addprefix $(BUILD)/asan/,$(PROGRAMS)) $(UNIT_BINS) \
+       $(INTEG_BINS) $(FAULT_BINS)
 
 run:
 	@$(MAKE) --no-print-directory deps
@@ -111,7 +119,14 @@ test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory -j$$(nproc) build
 	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh \
-	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS) $(FAULT_BINS)
+
+# the fault harness for a long time: kills every few seconds for half an hour
+soak:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory -j$$(nproc) build
+	@STOCKMESHD=$(BUILD)/asan/stockmeshd FAULT_SECONDS=$${FAULT_SECONDS:-1800} \
+	  FAULT_KILLS=$${FAULT_KILLS:-600} TEST_TIMEOUT=4000 ./tests/run-tests.sh $(FAULT_BINS)
 
 unit: $(UNIT_BINS)
 	@./tests/run-tests.sh $(UNIT_BINS)

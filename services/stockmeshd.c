@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     log_info("stockmeshd", "running (config %s, state %s, backbone %s)", config_path,
              cfg->state_dir, kafka_bootstrap(rt.kafka));
     event_base_dispatch(rt.base);
-    status = 0;
+    status = kafka_host_lost(rt.kafka) ? 1 : 0;
 out:
     cdc_free(cdc);
     merge_free(merge);

@@ -214,7 +214,7 @@ static const struct field redis_fields[] = {
     F_INT(struct config, "port", redis.port, 1, 65535, 6379),
     F_STRING(struct config, "password_file", redis.password_file, 0, NULL),
     F_INT(struct config, "pipeline", redis.pipeline, 1, 100000, 1000),
-    F_INT(struct config, "persist_delay_ms", redis.persist_delay_ms, 0, 60000, 1100),
+    F_INT(struct config, "persist_delay_ms", redis.persist_delay_ms, 0, 60000, 3000),
     {0}};
 FIELDS_FIT(redis_fields);
 static const struct schema redis_schema = {"redis settings", 0, NO_LINE, redis_fields};
@@ -1419,6 +1419,25 @@ static void check_authority(struct loader *ld, struct config *cfg, const struct 
     }
     check_unique(ld, refs, cfg->nauthority, &list, "location_type", "location type");
     free(refs);
+    /* With several sources, figures for one location may come from more than one of
+       them, and their positions cannot be compared: someone must be authoritative. */
+    if (cfg->nsources < 2) return;
+    for (size_t i = 0; i < cfg->nlocations; i++) {
+        const struct config_location *loc = &cfg->locations[i];
+        int first_of_type = 1;
+        for (size_t j = 0; j < i && first_of_type; j++)
+            if (!strcmp(cfg->locations[j].type, loc->type)) first_of_type = 0;
+        if (!first_of_type || config_authority_for(cfg, loc->type)) continue;
+        struct path lp = {.len = 0};
+        path_push_key(&lp, "locations", 9);
+        struct path ip;
+        item_path(&ip, &lp, i);
+        report_key(ld, line_of(ld, &loc->type, loc->line), &ip, "type",
+                   "no authority rule names type \"%s\", and %zu sources are configured: add "
+                   "one under authority (location_type: %s, source: …)",
+                   shown(loc->type, buf, sizeof buf), cfg->nsources,
+                   shown(loc->type, buf, sizeof buf));
+    }
 }
 
 /* The checks that span several keys; the walk has filled every required field. */

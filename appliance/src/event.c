@@ -107,7 +107,11 @@ int event_decode(struct change_event *ev, const void *buf, size_t len, char *err
         goto fail;
     }
     json_t *read_us = json_object_get(ev->root, "ts_us");
-    ev->read_us = json_is_integer(read_us) ? json_integer_value(read_us) : 0;
+    json_t *read_ms = json_object_get(ev->root, "ts_ms");
+    /* events from other Debezium producers may carry only ts_ms */
+    ev->read_us = json_is_integer(read_us)   ? json_integer_value(read_us)
+                  : json_is_integer(read_ms) ? json_integer_value(read_ms) * 1000
+                                             : 0;
     const char *snapshot = get_string(source, "snapshot");
     ev->snapshot = snapshot && strcmp(snapshot, "false") != 0;
     return 0;

@@ -34,6 +34,8 @@ struct kafka {
     rd_kafka_t *host_rk;             /* handle owning the mock cluster when we host it */
     rd_kafka_mock_cluster_t *mock;
     int lock_fd;                     /* flock held for as long as we host */
+    struct event *host_watch;        /* a joiner checks that the host still holds it */
+    int host_lost;
     char backbone_path[1024];
     struct metric *produced, *produce_errors, *consumed, *consume_errors;
 };
@@ -178,8 +180,7 @@ static int embedded_start(struct kafka *k, char *err, size_t errlen)
     for (int attempt = 0; attempt < 100; attempt++) {
         if (flock(k->lock_fd, LOCK_EX | LOCK_NB) == 0) break;
         if (read_backbone_file(k) == 0 && port_accepts(k->bootstrap)) {
-            close(k->lock_fd);
-            k->lock_fd = -1;
+            /* the descriptor stays open: host_watch tries the lock with it */
             log_info("kafka", "joined the embedded backbone at %s (epoch %s)", k->bootstrap,
                      k->epoch);
             return 0;
@@ -215,6 +216,35 @@ static int embedded_start(struct kafka *k, char *err, size_t errlen)
     return 0;
 }
 
+/* The embedded cluster lives and dies with its host, and keeps nothing: when the host
+ * is gone, every client here points at a dead address. Stop, so the service manager
+ * restarts this process onto the new cluster; the readers then replay from their
+ * confirmed positions (DESIGN §4). */
+static void watch_host(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct kafka *k = arg;
+    if (flock(k->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        /* held: by our host, or by a new one that took over between two checks */
+        char epoch[sizeof k->epoch], bootstrap[sizeof k->bootstrap];
+        memcpy(epoch, k->epoch, sizeof epoch);
+        memcpy(bootstrap, k->bootstrap, sizeof bootstrap);
+        int same = read_backbone_file(k) != 0 || strcmp(epoch, k->epoch) == 0;
+        memcpy(k->epoch, epoch, sizeof epoch);
+        memcpy(k->bootstrap, bootstrap, sizeof bootstrap);
+        if (same) return;
+    } else {
+        flock(k->lock_fd, LOCK_UN);
+    }
+    log_error("kafka", "the process hosting the embedded backbone at %s has gone; stopping so "
+                       "this process is restarted on the new backbone", k->bootstrap);
+    k->host_lost = 1;
+    event_base_loopexit(k->base, NULL);
+}
+
+int kafka_host_lost(const struct kafka *k) { return k->host_lost; }
+
 struct kafka *kafka_new(struct event_base *base, const struct config *cfg,
                         struct metrics *metrics, char *err, size_t errlen)
 {
@@ -241,6 +271,15 @@ struct kafka *kafka_new(struct event_base *base, const struct config *cfg,
             kafka_free(k);
             return NULL;
         }
+        if (!k->mock) {
+            k->host_watch = event_new(base, -1, EV_PERSIST, watch_host, k);
+            struct timeval every = {0, 500 * 1000};
+            if (!k->host_watch || event_add(k->host_watch, &every) != 0) {
+                snprintf(err, errlen, "out of memory");
+                kafka_free(k);
+                return NULL;
+            }
+        }
     } else {
         snprintf(k->bootstrap, sizeof k->bootstrap, "%s", cfg->backbone.brokers);
         snprintf(k->epoch, sizeof k->epoch, "external");
@@ -251,6 +290,7 @@ struct kafka *kafka_new(struct event_base *base, const struct config *cfg,
 void kafka_free(struct kafka *k)
 {
     if (!k) return;
+    if (k->host_watch) event_free(k->host_watch);
     if (k->mock) {
         /* remove the address first, so nobody joins a cluster that is going away */
         unlink(k->backbone_path);

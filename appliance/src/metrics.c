@@ -202,8 +202,14 @@ static void format_number(char *out, size_t len, double v)
 {
     if (isnan(v)) snprintf(out, len, "NaN");
     else if (isinf(v)) snprintf(out, len, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(long long)v && fabs(v) < 1e15) snprintf(out, len, "%lld", (long long)v);
-    else snprintf(out, len, "%.9g", v);
+    else if (v == (double)(long long)v && fabs(v) < 9e15) snprintf(out, len, "%lld", (long long)v);
+    else {
+        /* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(out, len, "%.*g", digits, v);
+            if (strtod(out, NULL) == v) break;
+        }
+    }
 }
 
 static void render_series(struct text *t, const struct metric *x)

@@ -96,9 +96,12 @@ struct store *store_new(const char *path, char *err, size_t errlen)
         return NULL;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON") != 0 ||
+    /* refuse a newer database before changing anything in it, journal mode included */
+    if (store_schema_version(s) > NMIGRATIONS ||
+        exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON") != 0 ||
         migrate(s) != 0) {
-        snprintf(err, errlen, "state database %s: %s", path, s->errstr);
+        if (store_schema_version(s) > NMIGRATIONS) migrate(s); /* only to word the refusal */
+        snprintf(err, errlen, "%s: %s", path, s->errstr);
         store_free(s);
         return NULL;
     }

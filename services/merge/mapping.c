@@ -62,18 +62,25 @@ static int column_text(json_t *row, const char *column, char *out, size_t outlen
     return -1;
 }
 
-/* Quantities are whole units; a numeric column may arrive as integer, as a real
- * with no fraction, or as a decimal string. */
+/* Quantities are whole units within ±MAPPING_QUANTITY_MAX: the merge function
+ * computes in doubles, exact only below 2^53, and sums many locations. */
+static int quantity_in_range(long long q)
+{
+    return q >= -MAPPING_QUANTITY_MAX && q <= MAPPING_QUANTITY_MAX;
+}
+
+/* A numeric column may arrive as integer, as a real with no fraction, or as a decimal
+ * string. */
 static int column_quantity(json_t *row, const char *column, long long *out)
 {
     json_t *v = json_object_get(row, column);
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
-        return 0;
+        return quantity_in_range(*out) ? 0 : -1;
     }
     if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (!isfinite(d) || d != floor(d) || fabs(d) > 9e15) return -1;
+        if (!isfinite(d) || d != floor(d) || fabs(d) > (double)MAPPING_QUANTITY_MAX) return -1;
         *out = (long long)d;
         return 0;
     }
@@ -89,7 +96,7 @@ static int column_quantity(json_t *row, const char *column, long long *out)
         }
         if (*end) return -1;
         *out = q;
-        return 0;
+        return quantity_in_range(q) ? 0 : -1;
     }
     return -1;
 }
@@ -133,7 +140,7 @@ static int row_fact(const struct mapping *m, const struct mapping_table *t, json
             *code = "bad_quantity";
             json_t *v = json_object_get(row, column);
             char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-            snprintf(err, errlen, "%s.%s: column \"%s\" (%s) is not a whole number: %.60s",
+            snprintf(err, errlen, "%s.%s: column \"%s\" (%s) is not a whole number within ±10^12: %.60s",
                      ct->schema, ct->name, column, config_quantity_name(k),
                      shown ? shown : "missing");
             free(shown);

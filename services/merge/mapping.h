@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define MAPPING_SKU_MAX 128
+#define MAPPING_QUANTITY_MAX 1000000000000LL /* 10^12 units */
 
 struct stock_fact {
     char sku[MAPPING_SKU_MAX];

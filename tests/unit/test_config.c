@@ -183,7 +183,7 @@ static void test_minimal_config_takes_defaults(void **state)
     assert_int_equal(cfg->redis.port, 6379);
     assert_null(cfg->redis.password_file);
     assert_int_equal(cfg->redis.pipeline, 1000);
-    assert_int_equal(cfg->redis.persist_delay_ms, 1100);
+    assert_int_equal(cfg->redis.persist_delay_ms, 3000);
     assert_string_equal(cfg->console.listen_host, "127.0.0.1");
     assert_int_equal(cfg->console.listen_port, 8080);
     const struct config_source *src = &cfg->sources[0];
@@ -665,6 +665,17 @@ static void test_authority_references(void **state)
     assert_string_equal(err, want);
 }
 
+/* Positions of different sources cannot be compared: with several sources, each
+ * location type needs an authoritative one (named once, at its first location). */
+static void test_several_sources_need_an_authority_per_type(void **state)
+{
+    (void)state;
+    assert_load_error("authority_missing.yaml",
+                      "23: locations[1].type: no authority rule names type \"store\", and 2 "
+                      "sources are configured: add one under authority (location_type: store, "
+                      "source: …)");
+}
+
 static void test_console_listen_host_port(void **state)
 {
     (void)state;
@@ -813,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_secret_never_echoed),
         cmocka_unit_test(test_channel_location_references),
         cmocka_unit_test(test_authority_references),
+        cmocka_unit_test(test_several_sources_need_an_authority_per_type),
         cmocka_unit_test(test_console_listen_host_port),
         cmocka_unit_test(test_backbone_properties_are_scalars),
         cmocka_unit_test(test_lookups),

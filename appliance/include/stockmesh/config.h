@@ -101,7 +101,8 @@ struct config {
         int port;              /* default 6379 */
         char *password_file;
         int pipeline;          /* max calls in flight; default 1000 */
-        int persist_delay_ms;  /* applied → confirmable; default 1100 (AOF everysec) */
+        int persist_delay_ms;  /* applied → confirmable; default 3000: with AOF everysec
+                                  Redis may hold a write back up to 2 s, then fsync */
     } redis;
 
     struct {
@@ -142,7 +143,7 @@ int config_channel_has_location(const struct config_channel *ch,
                                 const struct config_location *loc);
 
 /* The source authoritative for quantities at locations of this type; NULL when no
- * rule names the type (then every source counts, the newest position wins). */
+ * rule names the type, which validation allows only with a single source. */
 const char *config_authority_for(const struct config *cfg, const char *location_type);
 
 /* Name of the quantity kind: "on_hand", "committed", "unavailable". */

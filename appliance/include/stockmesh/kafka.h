@@ -53,6 +53,10 @@ const char *kafka_bootstrap(const struct kafka *k);
 /* Epoch of the backbone: random per embedded cluster life, "external" otherwise. */
 const char *kafka_epoch(const struct kafka *k);
 
+/* 1 when this process joined an embedded backbone whose host has since gone; the loop
+ * was stopped and the process should exit non-zero to be restarted. */
+int kafka_host_lost(const struct kafka *k);
+
 /* 1 when the backbone is the embedded mock cluster. */
 int kafka_embedded(const struct kafka *k);
 
