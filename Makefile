@@ -117,9 +117,9 @@ run:
 
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory -j$$(nproc) build
+	@$(MAKE) --no-print-directory -j$$(nproc) build fuzz-build
 	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh \
-	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS) $(FAULT_BINS)
+	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_SMOKE) $(FAULT_BINS)
 
 # the fault harness for a long time: kills every few seconds for half an hour
 soak:

@@ -23,7 +23,7 @@ char *event_encode(const struct change_event *ev, size_t *len)
 {
     char op[2] = {ev->op, 0};
     json_t *source = json_pack(
-        "{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:I, s:s, s:s}", "connector", ev->connector,
+        "{s:s?, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:I, s:s, s:s}", "connector", ev->connector,
         "name", ev->source, "db", ev->db, "schema", ev->schema, "table", ev->table, "lsn",
         (json_int_t)ev->lsn, "txId", (json_int_t)ev->txid, "ts_ms", (json_int_t)(ev->commit_us / 1000),
         "ts_us", (json_int_t)ev->commit_us, "snapshot", ev->snapshot ? "true" : "false",
@@ -51,7 +51,8 @@ int event_decode(struct change_event *ev, const void *buf, size_t len, char *err
 {
     memset(ev, 0, sizeof *ev);
     json_error_t jerr;
-    ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* NUL inside strings is legal JSON (json columns may hold \u0000) */
+    ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!ev->root) {
         snprintf(err, errlen, "not JSON: %s at byte %d", jerr.text, jerr.position);
         return -1;
@@ -100,18 +101,24 @@ int event_decode(struct change_event *ev, const void *buf, size_t len, char *err
     ev->txid = (uint64_t)json_integer_value(json_object_get(source, "txId"));
     json_t *commit_us = json_object_get(source, "ts_us");
     json_t *commit_ms = json_object_get(source, "ts_ms");
+    /* milliseconds beyond this cannot become microseconds in 64 bits */
+    const json_int_t ms_limit = INT64_MAX / 1000;
     if (json_is_integer(commit_us)) ev->commit_us = json_integer_value(commit_us);
-    else if (json_is_integer(commit_ms)) ev->commit_us = json_integer_value(commit_ms) * 1000;
+    else if (json_is_integer(commit_ms) && json_integer_value(commit_ms) >= -ms_limit &&
+             json_integer_value(commit_ms) <= ms_limit)
+        ev->commit_us = json_integer_value(commit_ms) * 1000;
     else {
-        snprintf(err, errlen, "field \"source.ts_ms\" missing or not an integer");
+        snprintf(err, errlen, "field \"source.ts_ms\" missing, not an integer or out of range");
         goto fail;
     }
     json_t *read_us = json_object_get(ev->root, "ts_us");
     json_t *read_ms = json_object_get(ev->root, "ts_ms");
     /* events from other Debezium producers may carry only ts_ms */
-    ev->read_us = json_is_integer(read_us)   ? json_integer_value(read_us)
-                  : json_is_integer(read_ms) ? json_integer_value(read_ms) * 1000
-                                             : 0;
+    ev->read_us = json_is_integer(read_us) ? json_integer_value(read_us)
+                  : json_is_integer(read_ms) && json_integer_value(read_ms) >= -ms_limit &&
+                          json_integer_value(read_ms) <= ms_limit
+                      ? json_integer_value(read_ms) * 1000
+                      : 0;
     const char *snapshot = get_string(source, "snapshot");
     ev->snapshot = snapshot && strcmp(snapshot, "false") != 0;
     return 0;

@@ -55,6 +55,35 @@ void http_reply(struct evhttp_request *req, int code, const char *content_type, 
     if (buf) evbuffer_free(buf);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+                               : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || len > n || (len == 2 && s[0] < 0xc2)) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || s[0] > 0xf4 || (s[0] == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return len;
+}
+
+/* Messages may quote what a client sent (a path, a field): keep them valid UTF-8 for
+ * the JSON body, replacing bad bytes and a character cut at the end by '?'. */
+static void utf8_clean(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+        if (len) {
+            i += len;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
     char msg[512];
@@ -62,6 +91,7 @@ void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_clean(msg);
     json_t *o = json_pack("{s:s}", "error", msg);
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (body) http_reply(req, code, "application/json", body, strlen(body));

@@ -1063,6 +1063,13 @@ static json_t *float_to_json(const char *s, size_t len)
         return NULL;
     if (!isfinite(x))
         return json_stringn(s, len);
+    /* events print reals with 15 significant digits (JSON_REAL_PRECISION(15)); a
+     * value that needs more (or that would print past DBL_MAX) keeps the server's
+     * exact text instead of changing or becoming unreadable */
+    char check[40];
+    snprintf(check, sizeof check, "%.15g", x);
+    if (strtod(check, NULL) != x)
+        return json_stringn(s, len);
     return json_real(x);
 }
 

@@ -12,6 +12,12 @@
  *   FAULT_SECONDS (default 90)  how long kills go on
  *   FAULT_KILLS   (default 24)  how many kills
  *   FAULT_SEED    (default time) random seed, printed for reproduction
+ *
+ * One kill in three is a double fault: a second role dies while the first is still
+ * down, the way a host losing power or an operator's mistake takes out more than one
+ * part (merge down while the backbone's host dies is the case that tests the
+ * confirmation rule hardest: events the sources sent are then only in a backbone
+ * that is gone).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +26,8 @@
 
 #include "receiver.h"
 #include "servers.h"
+
+#include <hiredis/hiredis.h>
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -33,7 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSKUS 60
+#define NSKUS 60          /* hot: changed many times a second, every location */
+#define NCOLD 600         /* cold: each changed exactly once while the faults go on, so a
+                             lost change cannot be healed by a later one */
+#define ALL_SKUS (NSKUS + NCOLD)
 #define SECRET "fault-test-secret"
 #define CONVERGE_TIMEOUT_MS 240000
 
@@ -51,6 +62,7 @@ struct world {
     char role_log[4][512];
     int kills[NPARTS];
     int self_restarts;
+    int double_faults;
     unsigned seed;
 };
 
@@ -106,61 +118,81 @@ static void sleep_supervised(int ms)
 
 /* ---- the truth, by SQL through the same mapping as the config below ---- */
 
-static const char *const CHANNEL_SQL[] = {
-    /* web: warehouse WH1 plus ship-from-store S12 (safety stock 2) */
-    "SELECT coalesce(sum(greatest(0, on_hand - committed - unavailable - CASE location_code "
-    "WHEN 'S12' THEN 2 ELSE 0 END)), 0) FROM stock_levels WHERE sku = '%s' AND location_code "
-    "IN ('WH1', 'S12')",
-    /* pickup: S12 only, buffer 1 */
-    "SELECT greatest(0, coalesce(sum(greatest(0, on_hand - committed - unavailable - 2)), 0) - 1)"
-    " FROM stock_levels WHERE sku = '%s' AND location_code = 'S12'",
-};
 static const char *const CHANNELS[] = {"web", "pickup"};
 
-static long long truth(int channel, const char *sku)
+/* web: warehouse WH1 plus ship-from-store S12 (safety stock 2);
+   pickup: S12 only, minus its buffer of 1. Per location clamped at 0 first. */
+static const char TRUTH_SQL[] =
+    "SELECT substr(sku, 5)::int, coalesce(sum(greatest(0, on_hand - committed - unavailable - "
+    "CASE location_code WHEN 'S12' THEN 2 ELSE 0 END)) FILTER (WHERE location_code IN ('WH1', "
+    "'S12')), 0), greatest(0, coalesce(sum(greatest(0, on_hand - committed - unavailable - 2)) "
+    "FILTER (WHERE location_code = 'S12'), 0) - 1) FROM stock_levels GROUP BY sku";
+
+static void sku_of(char out[32], int index)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql, CHANNEL_SQL[channel], sku);
-    char *v = servers_pg_query_value(&W.pg, "retail", sql);
-    if (!v) return -2;
-    long long n = atoll(v);
-    free(v);
-    return n;
+    /* hot SKUs are 1..NSKUS, cold ones 10001..10000+NCOLD */
+    snprintf(out, 32, "SKU-%05d", index <= NSKUS ? index : 10000 + index - NSKUS);
 }
 
-static long long in_redis(int channel, const char *sku)
-{
-    char err[256];
-    char *v = servers_redis_command(&W.redis, err, sizeof err, "HGET sm:{%s}:c %s", sku,
-                                    CHANNELS[channel]);
-    if (!v) return -1;
-    long long sum, avail, ver;
-    int ok = sscanf(v, "%lld|%lld|%lld", &sum, &avail, &ver) == 3;
-    free(v);
-    return ok ? avail : -1;
-}
+static int index_of(int number) { return number <= NSKUS ? number : number - 10000 + NSKUS; }
 
-/* Compares every SKU and channel; returns the number that differ (0 = converged). */
+/* Compares every SKU and channel; returns the number that differ (0 = converged), or
+ * -1 when the servers could not be asked. */
 static int divergence(char *first, size_t len)
 {
+    static long long want[ALL_SKUS + 1][2];
+    memset(want, 0, sizeof want); /* a SKU whose rows were all deleted has 0 */
+    char conninfo[128];
+    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d dbname=retail user=postgres",
+             W.pg.port);
+    PGconn *pg = PQconnectdb(conninfo);
+    PGresult *res = PQexec(pg, TRUTH_SQL);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    for (int r = 0; ok && r < PQntuples(res); r++) {
+        int i = index_of(atoi(PQgetvalue(res, r, 0)));
+        if (i < 1 || i > ALL_SKUS) continue;
+        want[i][0] = atoll(PQgetvalue(res, r, 1));
+        want[i][1] = atoll(PQgetvalue(res, r, 2));
+    }
+    PQclear(res);
+    PQfinish(pg);
+    struct timeval timeout = {2, 0};
+    redisContext *rc = redisConnectWithTimeout("127.0.0.1", W.redis.port, timeout);
+    if (!ok || !rc || rc->err) {
+        if (rc) redisFree(rc);
+        snprintf(first, len, "source or Redis not reachable");
+        return -1;
+    }
+    for (int i = 1; i <= ALL_SKUS; i++)
+        for (int ch = 0; ch < 2; ch++) {
+            char sku[32];
+            sku_of(sku, i);
+            redisAppendCommand(rc, "HGET sm:{%s}:c %s", sku, CHANNELS[ch]);
+        }
     int bad = 0;
     first[0] = 0;
-    for (int i = 1; i <= NSKUS; i++) {
-        char sku[32];
-        snprintf(sku, sizeof sku, "SKU-%05d", i);
+    for (int i = 1; i <= ALL_SKUS; i++)
         for (int ch = 0; ch < 2; ch++) {
-            long long want = truth(ch, sku), got = in_redis(ch, sku), seen = -1, version;
+            char sku[32];
+            sku_of(sku, i);
+            redisReply *reply = NULL;
+            long long got = -1, seen = -1, version, sum, avail, ver;
+            if (redisGetReply(rc, (void **)&reply) == REDIS_OK && reply &&
+                reply->type == REDIS_REPLY_STRING &&
+                sscanf(reply->str, "%lld|%lld|%lld", &sum, &avail, &ver) == 3)
+                got = avail;
+            freeReplyObject(reply);
             if (receiver_get(W.receiver, CHANNELS[ch], sku, &seen, &version) != 0) seen = -1;
             /* a channel never told about a SKU at 0 has nothing to unlearn */
-            if (seen == -1 && want == 0 && got <= 0) continue;
-            if (got != want || seen != want) {
+            if (seen == -1 && want[i][ch] == 0 && got <= 0) continue;
+            if (got != want[i][ch] || seen != want[i][ch]) {
                 if (!bad)
                     snprintf(first, len, "%s on %s: source %lld, Redis %lld, channel %lld", sku,
-                             CHANNELS[ch], want, got, seen);
+                             CHANNELS[ch], want[i][ch], got, seen);
                 bad++;
             }
         }
-    }
+    redisFree(rc);
     return bad;
 }
 
@@ -168,7 +200,7 @@ static int wait_converged(int timeout_ms, char *why, size_t len)
 {
     double deadline = now_ms() + timeout_ms;
     int bad;
-    while ((bad = divergence(why, len)) != 0 && now_ms() < deadline) sleep_supervised(500);
+    while ((bad = divergence(why, len)) != 0 && now_ms() < deadline) sleep_supervised(1000);
     return bad;
 }
 
@@ -176,6 +208,8 @@ static int wait_converged(int timeout_ms, char *why, size_t len)
 
 struct writer {
     int port;
+    int cold_interval;            /* hot changes between two cold ones */
+    atomic_int cold_done;
     atomic_int stop;
     atomic_long done;
     atomic_long failed;
@@ -199,6 +233,18 @@ static void *write_load(void *arg)
             }
         }
         char sql[512];
+        if (atomic_load(&w->cold_done) < NCOLD && rand_r(&seed) % (unsigned)w->cold_interval == 0) {
+            int n = atomic_load(&w->cold_done);
+            snprintf(sql, sizeof sql,
+                     "UPDATE stock_levels SET on_hand = %d WHERE sku = 'SKU-%05d' AND "
+                     "location_code = 'WH1'",
+                     1000 + n, 10001 + n);
+            PGresult *r = PQexec(c, sql);
+            if (PQresultStatus(r) == PGRES_COMMAND_OK && atoi(PQcmdTuples(r)) == 1)
+                atomic_fetch_add(&w->cold_done, 1);
+            PQclear(r);
+            continue;
+        }
         int sku = 1 + (int)(rand_r(&seed) % NSKUS);
         const char *loc = LOCATIONS[rand_r(&seed) % 3];
         int op = (int)(rand_r(&seed) % 100);
@@ -249,10 +295,12 @@ static int setup(void **state)
              "unavailable integer NOT NULL DEFAULT 0, PRIMARY KEY (sku, location_code));"
              "INSERT INTO stock_levels SELECT 'SKU-' || lpad(s::text, 5, '0'), l, 10 + s %% 30, "
              "s %% 3, s %% 2 FROM generate_series(1, %d) s, unnest(ARRAY['WH1','S12','S14']) l;"
+             "INSERT INTO stock_levels SELECT 'SKU-' || lpad(s::text, 5, '0'), 'WH1', 10, 0, 0 "
+             "FROM generate_series(10001, %d) s;"
              "CREATE ROLE stockmesh LOGIN REPLICATION;"
              "ALTER TABLE stock_levels OWNER TO stockmesh;"
              "GRANT CREATE ON DATABASE retail TO stockmesh;",
-             NSKUS);
+             NSKUS, 10000 + NCOLD);
     if (servers_pg_exec(&W.pg, NULL, "CREATE DATABASE retail", err, sizeof err) != 0 ||
         servers_pg_exec(&W.pg, "retail", sql, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -334,7 +382,8 @@ static void test_random_kills_lose_nothing(void **state)
     printf("fault: seed %u, %d kills over %d s\n", W.seed, total, seconds);
     fflush(stdout);
 
-    struct writer w = {.port = W.pg.port};
+    /* spread the cold changes over the whole fault period (~300 hot changes/s) */
+    struct writer w = {.port = W.pg.port, .cold_interval = seconds * 300 / NCOLD + 1};
     pthread_t t;
     pthread_create(&t, NULL, write_load, &w);
     unsigned seed = W.seed;
@@ -359,10 +408,22 @@ static void test_random_kills_lose_nothing(void **state)
             if (servers_start(&W.pg, SERVERS_POSTGRES, W.pg.dir, W.pg.port, err, sizeof err) != 0)
                 fail_msg("PostgreSQL did not come back: %s", err);
             break;
-        default:
+        default: {
             kill_role((int)victim, SIGKILL);
+            int second = -1;
+            if (rand_r(&seed) % 3 == 0) {
+                /* double fault: while this one is down, another role dies too */
+                second = (int)(rand_r(&seed) % 4);
+                if (second == (int)victim) second = (second + 1) % 4;
+                sleep_supervised(down_ms + 500 + (int)(rand_r(&seed) % 1500));
+                kill_role(second, SIGKILL);
+                W.kills[second]++;
+                W.double_faults++;
+            }
             sleep_supervised(down_ms);
             start_role((int)victim);
+            if (second >= 0) start_role(second);
+        }
         }
     }
     atomic_store(&w.stop, 1);
@@ -372,11 +433,11 @@ static void test_random_kills_lose_nothing(void **state)
     int bad = wait_converged(CONVERGE_TIMEOUT_MS, why, sizeof why);
     printf("fault: kills");
     for (int p = 0; p < NPARTS; p++) printf(" %s=%d", PART_NAMES[p], W.kills[p]);
-    printf("; %d restarts after the backbone host died; %ld changes written (%ld refused "
-           "while PostgreSQL was down); converged %.1f s after the last kill; %d of %d "
-           "SKU-channel pairs diverge\n",
-           W.self_restarts, atomic_load(&w.done), atomic_load(&w.failed),
-           (now_ms() - settle) / 1000.0, bad, NSKUS * 2);
+    printf("; %d double faults; %d restarts after the backbone host died; %d cold SKUs "
+           "changed once; %ld hot changes written (%ld refused while PostgreSQL was down); "
+           "converged %.1f s after the last kill; %d of %d SKU-channel pairs diverge\n",
+           W.double_faults, W.self_restarts, atomic_load(&w.cold_done), atomic_load(&w.done),
+           atomic_load(&w.failed), (now_ms() - settle) / 1000.0, bad, ALL_SKUS * 2);
     if (bad) {
         show_logs();
         fail_msg("divergence after faults (seed %u): %s", W.seed, why);

@@ -399,7 +399,11 @@ static void test_refuses_missing_commit_time(void **state)
     (void)state;
     assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
                          "\"position\":\"000000000000000100000000\"}",
-                         "field \"source.ts_ms\" missing or not an integer");
+                         "field \"source.ts_ms\" missing, not an integer or out of range");
+    /* milliseconds that cannot be microseconds in 64 bits */
+    assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
+                         "\"ts_ms\":9223372036854775807,\"position\":\"000000000000000100000000\"}",
+                         "out of range");
     assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
                          "\"ts_ms\":\"yesterday\",\"position\":\"000000000000000100000000\"}",
                          "source.ts_ms");
