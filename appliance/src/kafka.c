@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages handed to a callback per loop wake-up, so one busy consumer cannot starve
@@ -566,14 +567,43 @@ void kafka_consumer_resume(struct kafka_consumer *c)
     event_active(c->waker.again, EV_TIMEOUT, 0);
 }
 
+/* Leaves the group, but not forever: rd_kafka_consumer_close() waits without limit for
+ * a group coordinator, so with the backbone gone a stopping daemon would hang. */
+static void consumer_close_bounded(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(rk, q);
+    if (e) {
+        log_warning("kafka", "consumer close: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+            if (rd_kafka_consumer_closed(rk)) break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (elapsed >= timeout_ms) {
+                log_warning("kafka", "left the consumer group without the coordinator's answer "
+                                     "(backbone unreachable); its members rebalance after the "
+                                     "session timeout");
+                break;
+            }
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev) rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+}
+
 void kafka_consumer_free(struct kafka_consumer *c)
 {
     if (!c) return;
     if (c->rk) {
-        rd_kafka_consumer_close(c->rk);
         waker_release(&c->waker, c->queue);
         if (c->queue) rd_kafka_queue_destroy(c->queue);
-        rd_kafka_destroy(c->rk);
+        consumer_close_bounded(c->rk, c->k->host_lost ? 0 : 3000);
+        rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     free(c);
 }
