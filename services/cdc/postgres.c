@@ -112,7 +112,7 @@ struct pg_reader {
     int64_t snapshot_commit_us;
 
     struct metric *m_events, *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
-        *m_confirmed, *m_truncates;
+        *m_confirmed, *m_truncates, *m_read_latency;
 };
 
 static void reader_fail(struct pg_reader *r, const char *fmt, ...)
@@ -595,6 +595,8 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     event_position_pg(ev.position, r->current_final_lsn, ++r->current_index);
     ev.commit_us = r->current_commit_us;
     ev.read_us = event_now_us();
+    if (ev.commit_us && ev.read_us >= ev.commit_us)
+        metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
     int rc = produce(r, r->current, table, key, &ev);
     json_decref(after);
     json_decref(before);
@@ -1119,6 +1121,10 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
                                "0 down, 1 waiting for Redis, 2 snapshot, 3 streaming.", labels);
     r->m_confirmed = metrics_gauge(mx, "stockmesh_cdc_confirmed_lsn",
                                    "Last position confirmed to the source.", labels);
+    r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
+                                          "Source commit to change event read (streaming).",
+                                          labels, metrics_latency_buckets,
+                                          metrics_latency_nbuckets);
     r->producer = kafka_producer_new(rt->kafka, delivered, r, err, errlen);
     if (!r->producer) goto fail;
     r->redis = redis_new(rt->base, rt->cfg, rt->metrics, "cdc", err, errlen);

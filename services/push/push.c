@@ -38,6 +38,7 @@ struct update {
     long long available;
     long long version;
     int64_t commit_us;
+    int64_t merge_us;             /* when merge published it (trace), 0 when unknown */
     int used;
 };
 
@@ -56,11 +57,13 @@ struct channel {
     char delivery_id[33];
     int attempt;
     int64_t failing_since_us;
+    int64_t sent_us;              /* when the request in flight was (re)sent */
     int down_reported;
     struct event *retry_timer;
     struct event *batch_timer;
 
     struct metric *m_delivered, *m_failed, *m_retried, *m_pending, *m_latency, *m_requests;
+    struct metric *m_merge_to_sent, *m_sent_to_accepted;
 };
 
 struct push {
@@ -75,6 +78,7 @@ struct push {
     struct event *sweep_timer;
     int sweeping;
     long long sweep_cursor;
+    struct metric *m_read_to_merge;
 };
 
 /* ---- the per-channel table of waiting updates ---- */
@@ -105,7 +109,7 @@ static int table_grow(struct channel *c)
 
 /* Keeps the newest version per SKU. */
 static void table_put(struct channel *c, const char *sku, long long available, long long version,
-                      int64_t commit_us)
+                      int64_t commit_us, int64_t merge_us)
 {
     if (strlen(sku) >= PUSH_SKU_MAX) return;
     if ((c->count + 1) * 4 > c->cap * 3 && table_grow(c) != 0) {
@@ -123,6 +127,7 @@ static void table_put(struct channel *c, const char *sku, long long available, l
     u->available = available;
     u->version = version;
     u->commit_us = commit_us;
+    u->merge_us = merge_us;
 }
 
 /* Removes slot i, shifting later entries of its probe run back (no tombstones). */
@@ -206,6 +211,7 @@ static void request_done(void *arg, const struct http_client_result *res)
     metrics_inc(c->m_requests, 1);
     if (res->status >= 200 && res->status < 300) {
         int64_t now = event_now_us();
+        metrics_observe(c->m_sent_to_accepted, (double)(now - c->sent_us) / 1e6);
         for (size_t i = 0; i < c->nbatch; i++)
             if (c->batch[i].commit_us)
                 metrics_observe(c->m_latency, (double)(now - c->batch[i].commit_us) / 1e6);
@@ -265,6 +271,7 @@ static void channel_post(struct channel *c)
     snprintf(signature_header, sizeof signature_header, "X-Stockmesh-Signature: %s", signature);
     snprintf(delivery_header, sizeof delivery_header, "X-Stockmesh-Delivery: %s", c->delivery_id);
     const char *headers[] = {stamp_header, signature_header, delivery_header};
+    c->sent_us = event_now_us();
     if (http_client_post(c->p->http, c->cfg->url, headers, 3, c->body, c->body_len,
                          c->cfg->timeout_ms, request_done, c) != 0) {
         struct http_client_result res = {.status = 0, .error = "cannot start the request"};
@@ -291,6 +298,10 @@ static void channel_send_batch(struct channel *c)
         table_remove(c, i); /* may shift a later entry into slot i: look at it again */
     }
     if (!n) return;
+    int64_t now = event_now_us();
+    for (size_t i = 0; i < n; i++)
+        if (c->batch[i].merge_us && now >= c->batch[i].merge_us)
+            metrics_observe(c->m_merge_to_sent, (double)(now - c->batch[i].merge_us) / 1e6);
     for (size_t i = 0; i < n; i++)
         c->wire[i] = (struct webhook_update){c->batch[i].sku, c->batch[i].available,
                                              c->batch[i].version, c->batch[i].commit_us / 1000};
@@ -352,8 +363,12 @@ static int on_availability(void *arg, const struct kafka_message *msg)
                             "%lld",
                     msg->topic, (int)msg->partition, (long long)msg->offset);
     } else {
-        int64_t commit_us = json_integer_value(json_object_get(json_object_get(root, "trace"),
-                                                               "commit_us"));
+        json_t *trace = json_object_get(root, "trace");
+        int64_t commit_us = json_integer_value(json_object_get(trace, "commit_us"));
+        int64_t read_us = json_integer_value(json_object_get(trace, "read_us"));
+        int64_t merge_us = json_integer_value(json_object_get(trace, "merge_us"));
+        if (read_us && merge_us >= read_us)
+            metrics_observe(p->m_read_to_merge, (double)(merge_us - read_us) / 1e6);
         const char *name;
         json_t *available;
         json_object_foreach(channels, name, available)
@@ -361,7 +376,7 @@ static int on_availability(void *arg, const struct kafka_message *msg)
             struct channel *c = find_channel(p, name);
             if (!c || !json_is_integer(available)) continue;
             table_put(c, sku, json_integer_value(available), json_integer_value(version),
-                      commit_us);
+                      commit_us, merge_us);
             channel_kick(c);
         }
     }
@@ -392,7 +407,7 @@ static void sku_pending_reply(void *arg, redisReply *reply)
             /* a request in flight may carry this very version: sending it again is
                harmless, the receiver keeps the highest version */
             table_put(c, it->sku, reply->element[i + 1]->integer, reply->element[i + 2]->integer,
-                      0);
+                      0, 0);
             channel_kick(c);
         }
     }
@@ -500,7 +515,19 @@ struct push *push_new(struct runtime *rt, char *err, size_t errlen)
         c->m_latency = metrics_histogram(rt->metrics, "stockmesh_push_commit_to_delivered_seconds",
                                          "Source commit to accepted by the channel.", labels,
                                          metrics_latency_buckets, metrics_latency_nbuckets);
+        c->m_merge_to_sent = metrics_histogram(
+            rt->metrics, "stockmesh_push_merge_to_sent_seconds",
+            "Availability published by merge to its request sent (backbone, queue, coalescing).",
+            labels, metrics_latency_buckets, metrics_latency_nbuckets);
+        c->m_sent_to_accepted = metrics_histogram(
+            rt->metrics, "stockmesh_push_sent_to_accepted_seconds",
+            "Request sent to accepted by the channel (one per request).", labels,
+            metrics_latency_buckets, metrics_latency_nbuckets);
     }
+    p->m_read_to_merge = metrics_histogram(
+        rt->metrics, "stockmesh_push_read_to_merge_seconds",
+        "Change event read at the source to availability published by merge (event trace).",
+        NULL, metrics_latency_buckets, metrics_latency_nbuckets);
     kafka_topic(rt->kafka, p->dlq_topic, sizeof p->dlq_topic, "dlq");
     char topic[256];
     kafka_topic(rt->kafka, topic, sizeof topic, "availability");

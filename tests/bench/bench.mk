@@ -1,0 +1,25 @@
+# make bench — latency, throughput and cost of the whole pipeline against real servers
+# (tests/bench/bench.c). Release build only: performance of the sanitizer build means
+# nothing. Results: bench/results/ (JSON, PNG plot); a summary on stdout.
+#
+#   BENCH_SKUS=5000 BENCH_LOCATIONS=20 BENCH_SOURCES=1 BENCH_RATES="1000 5000 20000" \
+#   BENCH_SECONDS=20 make bench
+
+BENCH_BINS := $(BUILD)/bench/bench $(BUILD)/bench/backbone_rtt
+
+.PHONY: bench bench-build
+
+$(BUILD)/bench/bench: $(BUILD)/obj/tests/bench/bench.o $(BUILD)/libtestlib.a $(BUILD)/libstockmesh.a
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_FLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/backbone_rtt: $(BUILD)/obj/tests/bench/backbone_rtt.o
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_FLAGS) $^ $(PKG_LIBS) -o $@
+
+bench-build: $(BUILD)/stockmeshd $(BENCH_BINS)
+
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory bench-build
+	@STOCKMESHD=$(BUILD)/stockmeshd BACKBONE_RTT=$(BUILD)/bench/backbone_rtt $(BUILD)/bench/bench
