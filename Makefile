@@ -32,6 +32,8 @@ EMBED_FILES   := embedded_redis_library=appliance/redis/stockmesh.lua \
                  embedded_sql_001_initial=appliance/sql/001_initial.sql
 
 .PHONY: all build deps run test unit integration soak clean help
+# objects reached through pattern chains are kept, not deleted as intermediates
+.SECONDARY:
 .DEFAULT_GOAL := build
 
 help:
