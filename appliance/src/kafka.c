@@ -62,6 +62,7 @@ struct kafka_consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
     struct queue_waker waker;
+    struct event *keepalive;      /* polls an idle consumer: see kafka_consumer_new() */
     kafka_message_cb cb;
     void *arg;
     int paused;
@@ -541,6 +542,14 @@ struct kafka_consumer *kafka_consumer_new(struct kafka *k, const char *group,
         snprintf(err, errlen, "cannot create the consumer's wake-up pipe");
         goto fail;
     }
+    /* librdkafka evicts a consumer that has not polled for max.poll.interval.ms, and the
+       queue only wakes us when it has something: poll now and then while idle */
+    c->keepalive = event_new(k->base, -1, EV_PERSIST, consumer_wake, c);
+    struct timeval every = {1, 0};
+    if (!c->keepalive || event_add(c->keepalive, &every) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     event_active(c->waker.again, EV_TIMEOUT, 0);
     return c;
 fail:
@@ -599,6 +608,7 @@ static void consumer_close_bounded(rd_kafka_t *rk, int timeout_ms)
 void kafka_consumer_free(struct kafka_consumer *c)
 {
     if (!c) return;
+    if (c->keepalive) event_free(c->keepalive);
     if (c->rk) {
         waker_release(&c->waker, c->queue);
         if (c->queue) rd_kafka_queue_destroy(c->queue);

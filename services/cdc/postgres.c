@@ -49,7 +49,7 @@ struct txn {
     uint64_t end_lsn;             /* what to confirm once durable */
     uint64_t events, acked;
     int closed;                   /* all events produced (Commit seen / snapshot read) */
-    int is_snapshot;
+    int is_snapshot;              /* the marker closing a snapshot (after its chunks) */
     int64_t satisfied_us;         /* when it was first seen applied, 0 before */
     struct part_max inline_parts[PG_TXN_PARTS];
     struct part_max *parts;
@@ -90,7 +90,7 @@ struct pg_reader {
     struct txn *fifo;
     size_t fifo_cap, fifo_head, fifo_count;
     uint64_t next_txn_id;
-    uint64_t unapplied;           /* events in the FIFO */
+    uint64_t unapplied;           /* events produced and not yet seen applied: the window */
 
     /* the transaction being streamed */
     struct txn *current;
@@ -169,7 +169,7 @@ static void txn_release(struct txn *t)
 static void fifo_pop(struct pg_reader *r)
 {
     struct txn *t = fifo_at(r, 0);
-    r->unapplied -= t->events;
+    if (!t->satisfied_us) r->unapplied -= t->events;
     txn_release(t);
     r->fifo_head = (r->fifo_head + 1) % r->fifo_cap;
     r->fifo_count--;
@@ -303,15 +303,20 @@ static void confirm_progress(struct pg_reader *r)
     int64_t delay = kafka_embedded(r->rt->kafka) ? (int64_t)r->rt->cfg->redis.persist_delay_ms * 1000
                                                  : 0;
     uint64_t before = r->confirmed_lsn;
+    /* note when each transaction is seen applied, in order; applied events leave the
+       window at once, while confirming them waits for the persistence delay */
+    for (size_t i = 0; i < r->fifo_count; i++) {
+        struct txn *t = fifo_at(r, i);
+        if (t->satisfied_us) continue;
+        if (!txn_applied(r, t)) break;
+        t->satisfied_us = now;
+        r->unapplied -= t->events;
+    }
     while (r->fifo_count) {
         struct txn *t = fifo_at(r, 0);
-        if (!t->satisfied_us) {
-            if (!txn_applied(r, t)) break;
-            t->satisfied_us = now;
-        }
-        /* Redis writes the AOF once a second: wait that long before the source may
-           drop what it holds */
-        if (now - t->satisfied_us < delay) break;
+        /* Redis may hold an AOF write back up to 2 s, then fsync within 1 s: wait that
+           long before the source may drop what it holds */
+        if (!t->satisfied_us || now - t->satisfied_us < delay) break;
         if (t->is_snapshot) snapshot_finished(r);
         if (t->end_lsn > r->confirmed_lsn) r->confirmed_lsn = t->end_lsn;
         if (r->current == t) r->current = NULL;
@@ -756,7 +761,17 @@ static void snapshot_rows(struct pg_reader *r, PGresult *res)
     struct pgoutput_relation rel = {.oid = 0, .schema = t->cfg->schema, .name = t->cfg->name,
                                     .replica_identity = 'd', .ncols = (uint16_t)ncols,
                                     .columns = cols};
-    struct txn *snap = fifo_at(r, 0);
+    /* each fetched chunk is its own entry, so applied chunks free the window while the
+       snapshot goes on; all carry the consistent point as their position */
+    struct txn *snap = fifo_push(r);
+    if (!snap) {
+        free(cols);
+        free(vals);
+        reader_fail(r, "out of memory reading the snapshot");
+        return;
+    }
+    snap->end_lsn = r->consistent_lsn;
+    snap->closed = 1;
     for (int row = 0; row < PQntuples(res) && r->state == PG_SNAPSHOT; row++) {
         for (int c = 0; c < ncols; c++) {
             vals[c].kind = PQgetisnull(res, row, c) ? PGOUTPUT_VALUE_NULL : PGOUTPUT_VALUE_TEXT;
@@ -847,10 +862,16 @@ static void snapshot_next(struct pg_reader *r)
         r->sql_ev = NULL;
         PQfinish(r->sql);
         r->sql = NULL;
-        struct txn *snap = fifo_at(r, 0);
-        snap->closed = 1;
-        log_info("cdc.pg", "%s: snapshot read (%llu rows); waiting for it to be applied while "
-                           "streaming", r->src->name, (unsigned long long)snap->events);
+        struct txn *end = fifo_push(r);
+        if (!end) {
+            reader_fail(r, "out of memory");
+            return;
+        }
+        end->is_snapshot = 1; /* confirmed, in order, only after every chunk */
+        end->end_lsn = r->consistent_lsn;
+        end->closed = 1;
+        log_info("cdc.pg", "%s: snapshot read (%.0f rows); waiting for it to be applied while "
+                           "streaming", r->src->name, metrics_value(r->m_snapshot_rows));
         stream_start(r);
         return;
     }
@@ -913,13 +934,6 @@ static int snapshot_begin(struct pg_reader *r, char *err, size_t errlen)
     snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s-%02x%02x%02x%02x%02x%02x%02x%02x",
              lsn, raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
 
-    struct txn *snap = fifo_push(r);
-    if (!snap) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    snap->is_snapshot = 1;
-    snap->end_lsn = r->consistent_lsn;
     r->confirmed_lsn = r->consistent_lsn;
     r->snapshot_table = 0;
     r->snapshot_cursor_open = 0;

@@ -142,7 +142,9 @@ static int setup(void **state)
     fprintf(f,
             "state_dir: %s/state\n"
             "log:\n  level: info\n"
-            "backbone:\n  brokers: embedded\n"
+            /* a window smaller than the snapshot (120 rows) and than the load: reading
+               must go on as changes are applied, not stall until they are confirmed */
+            "backbone:\n  brokers: embedded\n  window: 100\n"
             "redis:\n  host: 127.0.0.1\n  port: %d\n  persist_delay_ms: 200\n"
             "console:\n  listen: 127.0.0.1:%d\n"
             "sources:\n"
