@@ -16,7 +16,7 @@
  * gnuplot PNG, and prints a one-screen summary. Every server it started is stopped by
  * PID, on failure too (and by the parent-death signal if it is killed).
  *
- * Settings (environment; flags of the same name in lower case without BENCH_):
+ * Settings (environment; the first eight also as flags, see --help; more in bench/README.md):
  *   BENCH_SKUS 5000, BENCH_LOCATIONS 20, BENCH_SOURCES 1, BENCH_RATES "1000 5000 20000",
  *   BENCH_SECONDS 20, BENCH_CONNECTIONS 4, BENCH_SEARCH_STEPS 4, BENCH_P99_LIMIT_MS 1000,
  *   BENCH_BASELINE_UPDATES 200000, BENCH_OUT bench/results, STOCKMESHD build/stockmeshd.
@@ -165,6 +165,7 @@ struct baselines {
     double reader_seconds, reader_rate, reader_start_seconds;
     double reader_whole_rate, recvlogical_whole_rate; /* start to end, not 10 %–90 % */
     double reader_cpu, reader_server_cpu, recvlogical_cpu, recvlogical_server_cpu;
+    double reader_other, recvlogical_other; /* other processes' CPU meanwhile, % of a core */
     double recvlogical_seconds, recvlogical_rate;
     int recvlogical_complete;
     long recvlogical_changes;
@@ -504,6 +505,21 @@ static void daemon_thread_groups(struct cpu *c)
         c->group_s[g] += t;
     }
     if (d) closedir(d);
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* What the machine was busy with beyond the CPU we can name, in % of a core. */
+static double other_pct(double machine_busy, double known, double seconds)
+{
+    double other = machine_busy - known;
+    return seconds > 0 && other > 0 ? 100.0 * other / seconds : 0;
 }
 
 static void cpu_sample(struct cpu *c)
@@ -1925,11 +1941,18 @@ static void baseline_reader_and_drain(void)
                     "-o", "proto_version=1", "-o", "publication_names=stockmesh_rb0", "-E",
                     endpos, "--no-loop", "-f", out_path, NULL};
     /* its progress is the size of what it wrote: sampled to time the steady middle */
-    double pg0 = tree_cpu(W.pg.pid);
+    double pg0 = tree_cpu(W.pg.pid), busy0, total0, self0 = self_cpu();
+    machine_cpu(&busy0, &total0);
     struct progress prog = {0};
     int rc = run_watching_file(argv, out_path, &prog, &b->recvlogical_seconds,
                                &b->recvlogical_cpu);
+    sleep_ms(300); /* its WAL sender's CPU counts once the postmaster has reaped it */
     b->recvlogical_server_cpu = tree_cpu(W.pg.pid) - pg0;
+    double busy1, total1;
+    machine_cpu(&busy1, &total1);
+    b->recvlogical_other = other_pct(busy1 - busy0, b->recvlogical_server_cpu +
+                                     b->recvlogical_cpu + self_cpu() - self0,
+                                     b->recvlogical_seconds);
     long changes = 0, commits = 0;
     int parsed = count_pgoutput(out_path, &changes, &commits) == 0;
     unlink(out_path);
@@ -1957,6 +1980,8 @@ static void baseline_reader_and_drain(void)
             streaming_at = mono_s();
             proc_times(W.reader, NULL, &reader_cpu0, NULL);
             pg1 = tree_cpu(W.pg.pid);
+            machine_cpu(&busy0, &total0);
+            self0 = self_cpu();
         }
         if (streaming_at && v >= (double)n) {
             done_at = mono_s();
@@ -1964,6 +1989,9 @@ static void baseline_reader_and_drain(void)
             proc_times(W.reader, NULL, &c, NULL);
             b->reader_cpu = c - reader_cpu0;
             b->reader_server_cpu = tree_cpu(W.pg.pid) - pg1;
+            machine_cpu(&busy1, &total1);
+            b->reader_other = other_pct(busy1 - busy0, b->reader_server_cpu + b->reader_cpu +
+                                        self_cpu() - self0, done_at - streaming_at);
             break;
         }
         sleep_ms(5);
@@ -2271,6 +2299,9 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
     json_object_set_new(reader, "stockmesh_reader_postgres_cpu_s", num(b->reader_server_cpu));
     json_object_set_new(reader, "pg_recvlogical_cpu_s", num(b->recvlogical_cpu));
     json_object_set_new(reader, "pg_recvlogical_postgres_cpu_s", num(b->recvlogical_server_cpu));
+    json_object_set_new(reader, "other_processes_pct_during_stockmesh", num(b->reader_other));
+    json_object_set_new(reader, "other_processes_pct_during_pg_recvlogical",
+                        num(b->recvlogical_other));
     json_t *merge = json_object_get(json_object_get(root, "baselines"), "merge");
     json_object_set_new(merge, "cpu_during_drain",
                         cpu_json(&b->drain_cpu, b->drain_wall, (double)b->updates));
@@ -2317,6 +2348,11 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
         if (W.steps[i].rate < xmin) xmin = W.steps[i].rate;
         if (W.steps[i].rate > xmax) xmax = W.steps[i].rate;
     }
+    char xtics[512] = "set xtics (";
+    for (size_t i = 0; i < W.nsteps; i++)
+        snprintf(xtics + strlen(xtics), sizeof xtics - strlen(xtics), "%s\"%.0f\" %.0f",
+                 i ? ", " : "", W.steps[order[i]].rate, W.steps[order[i]].rate);
+    snprintf(xtics + strlen(xtics), sizeof xtics - strlen(xtics), ") rotate by -30\n");
     char best_label[256] = "";
     if (best)
         snprintf(best_label, sizeof best_label,
@@ -2336,7 +2372,7 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
             "set key top left box opaque\n"
             "set yrange [0.5:*]\n"
             "set xrange [%g:%g]\n"
-            "%s"
+            "%s%s"
             "set arrow from graph 0, first %g to graph 1, first %g nohead lc rgb '#cc0000' dt 2\n"
             "set label 'p99 objective %g ms' at graph 0.02, first %g offset 0,0.7 tc rgb '#cc0000'\n"
             "plot '%s' using 1:3 with linespoints lw 2 pt 7 title 'p50', \\\n"
@@ -2346,7 +2382,7 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
             "     '' using 1:($7==0 ? $5 : 1/0) with points pt 6 ps 3 lc rgb '#cc0000' "
             "title 'failed step (p99 or load)'\n",
             png_path, o->skus, o->locations, o->sources, o->seconds, xmin / 1.3, xmax * 1.3,
-            best_label, o->p99_limit_ms, o->p99_limit_ms, o->p99_limit_ms, o->p99_limit_ms, dat);
+            xtics, best_label, o->p99_limit_ms, o->p99_limit_ms, o->p99_limit_ms, o->p99_limit_ms, dat);
     fclose(f);
     char *argv[] = {"/usr/bin/gnuplot", gp, NULL};
     if (run_capture(argv, NULL, 0, NULL) != 0) {
@@ -2403,7 +2439,7 @@ static void print_summary(const char *json_path, const char *png_path)
            o->initial_snapshot ? "snapshot to" : "streamed in, through to", W.snapshot_seconds,
            W.redis_bytes_used_memory, W.redis_bytes_memory_usage);
     printf("  offered achieved |   commit->channel ms: p50    p95    p99    max | delivered "
-           "coalesced ts0 | CPU s/1k smd  all | busy | smd loop rdk %%\n");
+           "coalesced ts0 | CPU s/1k smd  all | busy | smd loop rdk oth %%\n");
     for (size_t i = 0; i < W.nsteps; i++) {
         const struct step *s = &W.steps[i];
         double per1k = s->committed > 0 ? 1000.0 / s->committed : NAN;
@@ -2414,13 +2450,17 @@ static void print_summary(const char *json_path, const char *png_path)
                           : NAN;
         double coalesced = s->published - s->delivered;
         printf("  %7.0f %8.0f | %4s %16.1f %6.0f %6.0f %6.0f | %9.0f %9.0f %3zu | %12.3f %4.2f | "
-               "%3.0f%% | %3.0f %4.0f %3.0f\n",
+               "%3.0f%% | %3.0f %4.0f %3.0f %3.0f\n",
                s->rate, s->gen.achieved_rate, s->pass ? "ok" : "FAIL", s->p50, s->p95, s->p99,
                s->max, s->delivered, coalesced > 0 ? coalesced : 0, s->sweep_samples,
                s->cpu_total.daemon * per1k, all * per1k, busy,
                pct_of(s->cpu_load.daemon, s->load_seconds),
                pct_of(s->cpu_load.daemon_loop, s->load_seconds),
-               pct_of(rdk_seconds(&s->cpu_load), s->load_seconds));
+               pct_of(rdk_seconds(&s->cpu_load), s->load_seconds),
+               other_pct(s->cpu_load.machine_busy,
+                         s->cpu_load.daemon + s->cpu_load.postgres + s->cpu_load.redis +
+                             s->cpu_load.self,
+                         s->load_seconds));
     }
     const struct step *best = best_step(), *lim = limit_step();
     if (best)
@@ -2452,23 +2492,29 @@ static void print_summary(const char *json_path, const char *png_path)
         printf("  reader   stockmesh %.0f events/s vs pg_recvlogical (pgoutput) %.0f txn/s, same "
                "%ld updates: %.2fx%s\n"
                "           CPU s client/PostgreSQL: stockmesh %.2f/%.2f, pg_recvlogical "
-               "%.2f/%.2f\n",
+               "%.2f/%.2f; other processes ~%.0f%% / ~%.0f%% of a core meanwhile\n",
                b->reader_rate, b->recvlogical_rate, b->updates,
                ratio(b->reader_rate, b->recvlogical_rate),
                b->recvlogical_complete ? "" : " (pg_recvlogical stopped early)", b->reader_cpu,
-               b->reader_server_cpu, b->recvlogical_cpu, b->recvlogical_server_cpu);
+               b->reader_server_cpu, b->recvlogical_cpu, b->recvlogical_server_cpu,
+               b->reader_other, b->recvlogical_other);
     else
         printf("  reader   %s\n", b->reader_note);
     if (b->merge_ok && b->redis_rate > 0)
         printf("  merge    stockmesh %.0f facts/s draining that backlog vs redis-benchmark FCALL "
                "-P %d %.0f/s: %.2fx\n"
                "           (%% of a core: stockmeshd %.0f, event loop %.0f, librdkafka %.0f, redis "
-               "%.0f; mean in flight to Redis %.0f, read but not merged %.0f)\n",
+               "%.0f, other processes ~%.0f;\n            mean in flight to Redis %.0f, read but "
+               "not merged %.0f)\n",
                b->merge_rate, b->redis_pipeline, b->redis_rate,
                ratio(b->merge_rate, b->redis_rate), pct_of(b->drain_cpu.daemon, b->drain_wall),
                pct_of(b->drain_cpu.daemon_loop, b->drain_wall),
                pct_of(rdk_seconds(&b->drain_cpu), b->drain_wall),
                pct_of(b->drain_cpu.redis, b->drain_wall),
+               other_pct(b->drain_cpu.machine_busy,
+                         b->drain_cpu.daemon + b->drain_cpu.postgres + b->drain_cpu.redis +
+                             b->drain_cpu.self,
+                         b->drain_wall),
                b->drain_samples ? b->drain_in_flight / b->drain_samples : NAN,
                b->drain_samples ? b->drain_backlog / b->drain_samples : NAN);
     else
@@ -2482,6 +2528,19 @@ static void print_summary(const char *json_path, const char *png_path)
                near->rate, ratio(near->stage[STAGE_MERGE].p50, b->kafka_p50));
     else
         printf("  backbone %s\n", b->kafka_note[0] ? b->kafka_note : "not measured");
+    double worst_other = 0;
+    for (size_t i = 0; i < W.nsteps; i++) {
+        const struct cpu *c = &W.steps[i].cpu_load;
+        double o = other_pct(c->machine_busy, c->daemon + c->postgres + c->redis + c->self,
+                             W.steps[i].load_seconds);
+        if (o > worst_other) worst_other = o;
+    }
+    if (b->reader_other > worst_other) worst_other = b->reader_other;
+    if (b->recvlogical_other > worst_other) worst_other = b->recvlogical_other;
+    if (worst_other > 20)
+        printf("\nWARNING: other processes on this machine used up to %.0f%% of a core during the "
+               "measurements (column oth): these numbers understate what stockmesh does alone.\n",
+               worst_other);
     printf("\n%s%s%s\n", json_path, png_path[0] ? "  " : "", png_path);
 }
 
