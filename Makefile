@@ -120,7 +120,7 @@ run:
 test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory -j$$(nproc) build fuzz-build
-	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh \
+	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh STOCKMESHD_FAST=$(BUILD)/stockmeshd \
 	  ./tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_SMOKE) $(FAULT_BINS)
 
 # the fault harness for a long time: kills every few seconds for half an hour
@@ -134,7 +134,7 @@ unit: $(UNIT_BINS)
 	@./tests/run-tests.sh $(UNIT_BINS)
 
 integration: build
-	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh \
+	@STOCKMESHD=$(BUILD)/asan/stockmeshd STOCKMESH=$(BUILD)/asan/stockmesh STOCKMESHD_FAST=$(BUILD)/stockmeshd \
 	  ./tests/run-tests.sh $(INTEG_BINS)
 
 clean:

@@ -147,6 +147,8 @@ static const struct field source_fields[] = {
     F_STRING(struct config_source, "publication", publication, 0, NULL), /* default: checks */
     F_STRING(struct config_source, "timezone", timezone, 0, "UTC"),
     F_INT(struct config_source, "heartbeat_ms", heartbeat_ms, 100, 3600000, 10000),
+    F_INT(struct config_source, "snapshot_parallel", snapshot_parallel, 1, 16, 2),
+    F_INT(struct config_source, "snapshot_chunk_rows", snapshot_chunk_rows, 10, 1000000, 5000),
     F_OBJLIST(struct config_source, "tables", tables, ntables, REQUIRED | NONEMPTY,
               table_schema),
     {0}};

@@ -6,6 +6,7 @@
  */
 #include "pgoutput.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +23,10 @@ enum {
     OID_JSON = 114,
     OID_FLOAT4 = 700,
     OID_FLOAT8 = 701,
+    OID_TIMESTAMP = 1114,
+    OID_TIMESTAMPTZ = 1184,
     OID_NUMERIC = 1700,
+    OID_UUID = 2950,
     OID_JSONB = 3802,
     /* FirstGenbkiObjectId: pgoutput sends a Type message for OIDs above it. */
     OID_FIRST_GENBKI = 10000,
@@ -59,7 +63,10 @@ struct reader {
     const char *what;           /* message part named in errors */
 };
 
-enum json_kind { JK_STRING, JK_INTEGER, JK_NUMERIC, JK_FLOAT, JK_BOOL, JK_JSON };
+enum json_kind {
+    JK_STRING, JK_INTEGER, JK_NUMERIC, JK_FLOAT, JK_BOOL, JK_JSON,
+    JK_TIMESTAMP, JK_TIMESTAMPTZ, JK_UUID,
+};
 
 #ifdef __GNUC__
 __attribute__((format(printf, 2, 3)))
@@ -347,6 +354,7 @@ static uint32_t builtin_oid_by_name(const char *name)
         {"int4", OID_INT4}, {"oid", OID_OID}, {"json", OID_JSON},
         {"float4", OID_FLOAT4}, {"float8", OID_FLOAT8},
         {"numeric", OID_NUMERIC}, {"jsonb", OID_JSONB},
+        {"timestamp", OID_TIMESTAMP}, {"timestamptz", OID_TIMESTAMPTZ}, {"uuid", OID_UUID},
     };
     size_t i;
 
@@ -850,6 +858,9 @@ static enum json_kind kind_of_builtin(uint32_t oid)
     case OID_FLOAT4: case OID_FLOAT8: return JK_FLOAT;
     case OID_BOOL: return JK_BOOL;
     case OID_JSON: case OID_JSONB: return JK_JSON;
+    case OID_TIMESTAMP: return JK_TIMESTAMP;
+    case OID_TIMESTAMPTZ: return JK_TIMESTAMPTZ;
+    case OID_UUID: return JK_UUID;
     default: return JK_STRING;
     }
 }
@@ -874,6 +885,9 @@ static const char *kind_name(enum json_kind k)
     case JK_FLOAT: return "float";
     case JK_BOOL: return "bool";
     case JK_JSON: return "json";
+    case JK_TIMESTAMP: return "timestamp";
+    case JK_TIMESTAMPTZ: return "timestamptz";
+    case JK_UUID: return "uuid";
     default: return "text";
     }
 }
@@ -1006,12 +1020,29 @@ static int double_is_exactly(double x, const struct decimal *d)
            e10 + 1 == d->exp && (buf[0] == '-') == d->neg;
 }
 
+/* Sets *x to d's value and returns 1 when a double holds it exactly at
+ * EXACT_DIGITS significant digits (zero included); 0 otherwise. */
+static int decimal_fits_double(const struct decimal *d, double *x)
+{
+    char canon[64];
+
+    if (d->ndigits == 0) {
+        *x = 0.0;
+        return 1;
+    }
+    if (d->ndigits > EXACT_DIGITS)
+        return 0;
+    snprintf(canon, sizeof(canon), "%s0.%.*se%lld", d->neg ? "-" : "", d->ndigits, d->digits,
+             d->exp);
+    *x = strtod(canon, NULL);
+    return isfinite(*x) && *x != 0.0 && double_is_exactly(*x, d);
+}
+
 static json_t *numeric_to_json(const char *s, size_t len)
 {
     struct decimal d;
     int has_point;
     int64_t iv;
-    char canon[64];
     double x;
 
     if (parse_decimal(s, len, &d, &has_point))
@@ -1021,13 +1052,311 @@ static json_t *numeric_to_json(const char *s, size_t len)
         return parse_int64(s, len, &iv) == 0 ? json_integer((json_int_t)iv) : json_stringn(s, len);
     if (d.ndigits == 0)
         return json_real(0.0);
-    if (d.ndigits > EXACT_DIGITS)
-        return json_stringn(s, len);
-    snprintf(canon, sizeof(canon), "%s0.%.*se%lld", d.neg ? "-" : "", d.ndigits, d.digits, d.exp);
-    x = strtod(canon, NULL);
-    if (!isfinite(x) || x == 0.0 || !double_is_exactly(x, &d))
+    if (!decimal_fits_double(&d, &x))
         return json_stringn(s, len);
     return json_real(x);
+}
+
+/* ---- json/jsonb ----------------------------------------------------------- */
+
+/* Exponents beyond this are outside any double whatever the mantissa. */
+#define JSON_EXPONENT_CAP 100000
+
+/* Whether jansson reads the JSON number token s exactly and prints it back
+ * unchanged at PGOUTPUT_JSON_DUMP_FLAGS: integers within int64, other numbers
+ * under the numeric rule (EXACT_DIGITS). A token that is not a JSON number
+ * "fits": jansson reports it. */
+static int json_number_fits(const char *s, size_t len)
+{
+    struct decimal d;
+    size_t mantissa = 0, i;
+    int has_point = 0, exp_neg = 0;
+    long long e = 0;
+    int64_t iv;
+    double x;
+
+    while (mantissa < len && s[mantissa] != 'e' && s[mantissa] != 'E')
+        has_point |= s[mantissa++] == '.';
+    if (mantissa == len && !has_point) {
+        if (parse_int64(s, len, &iv) == 0)
+            return 1;
+        /* [-]digits that parse_int64 refused: beyond int64 */
+        i = len > 0 && s[0] == '-';
+        if (i == len)
+            return 1;
+        for (; i < len; i++)
+            if (s[i] < '0' || s[i] > '9')
+                return 1;
+        return 0;
+    }
+    if (parse_decimal(s, mantissa, &d, &has_point))
+        return 1;
+    if (mantissa < len) {
+        i = mantissa + 1;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            exp_neg = s[i++] == '-';
+        if (i == len)
+            return 1;
+        for (; i < len; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return 1;
+            if (e < JSON_EXPONENT_CAP)
+                e = e * 10 + (s[i] - '0');
+        }
+        d.exp += exp_neg ? -e : e;
+    }
+    return decimal_fits_double(&d, &x);
+}
+
+/* Parses json/jsonb text. Numbers jansson cannot hold exactly (PostgreSQL keeps
+ * them as numeric: 20-digit integers, 1e400, 0.1234567890123456789) become
+ * strings with their text, as numeric columns do, instead of failing the row
+ * ("too big integer") or changing silently. */
+static json_t *json_text_to_json(const char *s, size_t len, json_error_t *err)
+{
+    char *fixed = NULL;
+    size_t i = 0, out = 0, done = 0;
+    int in_string = 0;
+    json_t *j;
+
+    while (i < len) {
+        char c = s[i];
+        size_t start;
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        start = i;
+        while (i < len && s[i] != '\0' && strchr("0123456789+-.eE", s[i]))
+            i++;
+        if (json_number_fits(s + start, i - start))
+            continue;
+        if (!fixed) {
+            /* each quoted token has at least two characters: at most doubles */
+            if (len > (SIZE_MAX - 1) / 2 || !(fixed = malloc(len * 2 + 1))) {
+                snprintf(err->text, sizeof(err->text), "out of memory");
+                return NULL;
+            }
+        }
+        memcpy(fixed + out, s + done, start - done);
+        out += start - done;
+        fixed[out++] = '"';
+        memcpy(fixed + out, s + start, i - start);
+        out += i - start;
+        fixed[out++] = '"';
+        done = i;
+    }
+    if (!fixed)
+        return json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, err);
+    memcpy(fixed + out, s + done, len - done);
+    out += len - done;
+    j = json_loadb(fixed, out, JSON_DECODE_ANY | JSON_ALLOW_NUL, err);
+    free(fixed);
+    return j;
+}
+
+/* ---- timestamps and uuid -------------------------------------------------- */
+
+/* A timestamp as timestamp_out/timestamptz_out print it with DateStyle=ISO. */
+struct iso_time {
+    int year, month, day, hour, minute, second;
+    size_t frac_at, frac_len;   /* the '.' and its digits; frac_len 0 when none */
+    size_t zone_at;             /* where the UTC offset starts; the length when none */
+    int zone_parts;             /* 0 none, 1 "+HH", 2 "+HH:MM", 3 "+HH:MM:SS" */
+    int zone_seconds;           /* signed offset east of UTC */
+};
+
+static int fixed_digits(const char *s, size_t len, size_t *i, int n, int *out)
+{
+    int v = 0, k;
+
+    if (len - *i < (size_t)n)
+        return -1;
+    for (k = 0; k < n; k++) {
+        char c = s[*i + (size_t)k];
+
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)n;
+    *out = v;
+    return 0;
+}
+
+static int skip_char(const char *s, size_t len, size_t *i, char c)
+{
+    if (*i >= len || s[*i] != c)
+        return -1;
+    (*i)++;
+    return 0;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return days[month - 1] + (month == 2 && leap);
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.f{1,6}]" plus, when with_zone, "+HH[:MM[:SS]]", for
+ * years 1 to 9999 AD; -1 for anything else: infinity, BC, five-digit years,
+ * another DateStyle. */
+static int parse_iso_time(const char *s, size_t len, int with_zone, struct iso_time *t)
+{
+    size_t i = 0;
+    int h = 0, m = 0, sec = 0, sign;
+
+    memset(t, 0, sizeof(*t));
+    if (fixed_digits(s, len, &i, 4, &t->year) || skip_char(s, len, &i, '-') ||
+        fixed_digits(s, len, &i, 2, &t->month) || skip_char(s, len, &i, '-') ||
+        fixed_digits(s, len, &i, 2, &t->day) || skip_char(s, len, &i, ' ') ||
+        fixed_digits(s, len, &i, 2, &t->hour) || skip_char(s, len, &i, ':') ||
+        fixed_digits(s, len, &i, 2, &t->minute) || skip_char(s, len, &i, ':') ||
+        fixed_digits(s, len, &i, 2, &t->second))
+        return -1;
+    if (t->year < 1 || t->month < 1 || t->month > 12 || t->day < 1 ||
+        t->day > days_in_month(t->year, t->month) || t->hour > 23 || t->minute > 59 ||
+        t->second > 59)
+        return -1;
+    if (i < len && s[i] == '.') {
+        t->frac_at = i++;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        t->frac_len = i - t->frac_at - 1;
+        if (t->frac_len < 1 || t->frac_len > 6)
+            return -1;
+    }
+    t->zone_at = i;
+    if (!with_zone)
+        return i == len ? 0 : -1;
+    if (i >= len || (s[i] != '+' && s[i] != '-'))
+        return -1;
+    sign = s[i++] == '-' ? -1 : 1;
+    if (fixed_digits(s, len, &i, 2, &h))
+        return -1;
+    t->zone_parts = 1;
+    if (i < len && s[i] == ':') {
+        i++;
+        if (fixed_digits(s, len, &i, 2, &m))
+            return -1;
+        t->zone_parts = 2;
+        if (i < len && s[i] == ':') {
+            i++;
+            if (fixed_digits(s, len, &i, 2, &sec))
+                return -1;
+            t->zone_parts = 3;
+        }
+    }
+    if (i != len || h > 15 || m > 59 || sec > 59)
+        return -1;
+    t->zone_seconds = sign * (h * 3600 + m * 60 + sec);
+    return 0;
+}
+
+/* timestamp: ISO 8601 local date-time, the server's fraction digits kept. */
+static json_t *timestamp_to_json(const char *s, size_t len)
+{
+    struct iso_time t;
+    char out[32];
+
+    if (parse_iso_time(s, len, 0, &t))
+        return json_stringn(s, len);
+    memcpy(out, s, len);
+    out[10] = 'T';
+    return json_stringn(out, len);
+}
+
+/* Moves a valid date by delta days (-1, 0 or 1). */
+static void add_days(struct iso_time *t, int delta)
+{
+    t->day += delta;
+    if (t->day < 1) {
+        if (--t->month < 1) {
+            t->month = 12;
+            t->year--;
+        }
+        t->day = days_in_month(t->year, t->month);
+    } else if (t->day > days_in_month(t->year, t->month)) {
+        t->day = 1;
+        if (++t->month > 12) {
+            t->month = 1;
+            t->year++;
+        }
+    }
+}
+
+/* timestamptz: ISO 8601 in UTC with "Z". The reader's sessions print UTC
+ * ("+00"); another offset is converted. When UTC would fall outside years
+ * 1-9999 the offset is kept in ISO form ("+05:30"), and an offset with seconds
+ * (local mean time), which ISO 8601 cannot write, keeps the server's text. */
+static json_t *timestamptz_to_json(const char *s, size_t len)
+{
+    struct iso_time t, utc;
+    char out[48];
+    int sod, delta = 0;
+
+    if (parse_iso_time(s, len, 1, &t))
+        return json_stringn(s, len);
+    if (t.zone_seconds == 0) {
+        memcpy(out, s, t.zone_at);
+        out[10] = 'T';
+        out[t.zone_at] = 'Z';
+        return json_stringn(out, t.zone_at + 1);
+    }
+    utc = t;
+    sod = t.hour * 3600 + t.minute * 60 + t.second - t.zone_seconds;
+    if (sod < 0) {
+        sod += 86400;
+        delta = -1;
+    } else if (sod >= 86400) {
+        sod -= 86400;
+        delta = 1;
+    }
+    add_days(&utc, delta);
+    if (utc.year >= 1 && utc.year <= 9999) {
+        int n = snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d%.*sZ", utc.year,
+                         utc.month, utc.day, sod / 3600, sod / 60 % 60, sod % 60,
+                         (int)(t.frac_len ? t.frac_len + 1 : 0), s + t.frac_at);
+
+        return json_stringn(out, (size_t)n);
+    }
+    if (t.zone_parts == 3)
+        return json_stringn(s, len);    /* no ISO form for a seconds offset: keep it */
+    memcpy(out, s, t.zone_at);
+    out[10] = 'T';
+    snprintf(out + t.zone_at, sizeof(out) - t.zone_at, "%c%02d:%02d",
+             t.zone_seconds < 0 ? '-' : '+', abs(t.zone_seconds) / 3600,
+             abs(t.zone_seconds) / 60 % 60);
+    return json_stringn(out, t.zone_at + 6);
+}
+
+/* uuid: lowercase, as RFC 4122 asks of output (uuid_out already prints it so). */
+static json_t *uuid_to_json(const char *s, size_t len)
+{
+    char out[64];
+    size_t i;
+
+    if (len >= sizeof(out))
+        return json_stringn(s, len);
+    for (i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    return json_stringn(out, len);
 }
 
 static int is_float_special(const char *s, size_t len)
@@ -1107,15 +1436,21 @@ static json_t *value_to_json(struct pgoutput *p, const struct pgoutput_relation 
             j = json_boolean(v->data[0] == 't');
         break;
     case JK_JSON:
-        j = json_loadb(v->data, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        j = json_text_to_json(v->data, v->len, &jerr);
         if (!j) {
             set_error(p, "pgoutput: %s.%s column \"%s\" (json): %s", rel->schema, rel->name,
                       col->name, jerr.text);
             return NULL;
         }
         break;
+    case JK_TIMESTAMP:
+    case JK_TIMESTAMPTZ:
+    case JK_UUID:
     case JK_STRING:
-        j = json_stringn(v->data, v->len);
+        j = kind == JK_TIMESTAMP ? timestamp_to_json(v->data, v->len)
+            : kind == JK_TIMESTAMPTZ ? timestamptz_to_json(v->data, v->len)
+            : kind == JK_UUID ? uuid_to_json(v->data, v->len)
+            : json_stringn(v->data, v->len);
         if (!j) {
             set_error(p, "pgoutput: %s.%s column \"%s\": value is not valid UTF-8",
                       rel->schema, rel->name, col->name);
@@ -1150,11 +1485,14 @@ static int set_column(struct pgoutput *p, json_t *obj, const struct pgoutput_rel
     return 0;
 }
 
+/* The column's value in the previous image, or NULL. A null there never fills an
+ * unchanged TOASTed value, which is not null: it is what a key-only old tuple
+ * ('K') holds for every other column. */
 static json_t *previous_value(const json_t *previous, const char *name)
 {
     json_t *v = json_is_object(previous) ? json_object_get(previous, name) : NULL;
 
-    return v ? json_incref(v) : NULL;
+    return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
 json_t *pgoutput_tuple_to_json(struct pgoutput *p, const struct pgoutput_relation *rel,

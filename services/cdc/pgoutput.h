@@ -202,19 +202,35 @@ size_t pgoutput_standby_status(char *out, uint64_t written, uint64_t flushed,
                                int reply_requested);
 
 /* Maps a tuple of rel to a new JSON object keyed by column name (the caller
- * owns the reference). Text values become JSON by type: int2/int4/int8/oid ->
- * integer; numeric without a scale ("12") -> integer within int64, numeric with
- * a scale ("12.50") -> real when it has at most 15 significant digits (exact
- * through a double and through PGOUTPUT_JSON_DUMP_FLAGS), else string (NaN,
- * +-Infinity, huge or over-precise values); float4/float8 -> real (NaN,
- * +-Infinity -> string); bool -> true/false;
- * json/jsonb -> the parsed value; anything else -> string. Domains declared by
- * a Type message map like their base type. 'n' -> null. 'u' (unchanged TOAST)
- * -> the same column of previous (the row's last known image, may be NULL)
- * when present there; otherwise the column is omitted and counted in
- * *unchanged_missing (may be NULL): fetch the row to complete it. Returns NULL
- * with p->errstr set on a value that does not parse as its type, invalid
- * UTF-8, or a binary-format value. */
+ * owns the reference). Streamed rows (pgoutput text) and snapshot rows (libpq
+ * text, through a synthetic relation) map alike. Text values become JSON by
+ * type, as PostgreSQL prints them with DateStyle=ISO, TimeZone=UTC:
+ *   int2/int4/int8/oid -> integer.
+ *   numeric without a scale ("12") -> integer within int64; with a scale
+ *     ("12.50") -> real when it has at most 15 significant digits (exact through
+ *     a double and through PGOUTPUT_JSON_DUMP_FLAGS: 19.99 stays 19.99); else
+ *     string with the server's text (NaN, +-Infinity, 30 digits, over-precise).
+ *   float4/float8 -> real (NaN, +-Infinity, or needing over 15 digits -> string).
+ *   bool -> true/false.
+ *   timestamp "2026-11-24 10:00:00.5" -> "2026-11-24T10:00:00.5" (fraction
+ *     digits as the server gives them).
+ *   timestamptz "2026-11-24 10:00:00.5+00" -> "2026-11-24T10:00:00.5Z"; another
+ *     offset is converted to UTC ("...12:00:00+02" -> "...10:00:00Z"), or kept as
+ *     "+HH:MM" when UTC would leave years 1-9999.
+ *   timestamp/timestamptz that are infinity, -infinity, BC or past 9999, and
+ *     anything not in the ISO shape -> string exactly as PostgreSQL printed it.
+ *   uuid -> lowercase string.
+ *   json/jsonb -> the parsed value; a number in it that int64 or the numeric
+ *     rule above cannot hold exactly becomes a string of its text.
+ *   date ("2026-11-24"; BC and infinity as printed), text, varchar, bpchar
+ *     (padding kept), and anything else -> string.
+ * Domains declared by a Type message map like their base type. 'n' -> null.
+ * 'u' (unchanged TOAST) -> the same column of previous (the row's last known
+ * image, e.g. the old tuple under REPLICA IDENTITY FULL; may be NULL) when it
+ * holds a non-null value there; otherwise the column is omitted (never null,
+ * never a placeholder) and counted in *unchanged_missing (may be NULL): fetch
+ * the row to complete it. Returns NULL with p->errstr set on a value that does
+ * not parse as its type, invalid UTF-8, or a binary-format value. */
 json_t *pgoutput_tuple_to_json(struct pgoutput *p,
                                const struct pgoutput_relation *rel,
                                const struct pgoutput_tuple *t,

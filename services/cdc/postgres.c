@@ -1,14 +1,32 @@
 /* postgres.c — see postgres.h.
  *
- * States: connect → (snapshot) → stream; any error closes everything, forgets what
- * was not confirmed and connects again after a backoff. Events are produced with
- * the transaction's id as opaque; a FIFO of transactions tracks, per transaction,
- * the events the backbone acknowledged and the highest offset written to each
- * partition, so the confirmation check is "every partition this transaction wrote
- * to has been applied past that offset". */
+ * Connections, all asynchronous (pgconn.c): a replication connection (slot commands,
+ * then the copy stream), a control connection (setup, heartbeats, slot lag,
+ * watermark chunks) and, during an initial snapshot, worker connections that share
+ * the slot's exported snapshot and read tables in parallel.
+ *
+ * States: connecting → waiting for Redis's snapshot marker → setup → snapshot →
+ * streaming. Any error closes everything, forgets what was not confirmed and
+ * connects again after a backoff.
+ *
+ * Confirmation: a FIFO of entries (stream transactions, or segments of a big one;
+ * snapshot chunks; heartbeats) tracks, per entry, the events the backbone
+ * acknowledged and the highest offset written to each partition. An entry is
+ * applied when every partition it wrote to has been applied past that offset; the
+ * oldest applied entries are confirmed to PostgreSQL after the persistence delay.
+ *
+ * Snapshots: the initial one reads every table inside the slot's exported snapshot,
+ * in primary-key chunks, snapshot_parallel tables at a time; each confirmed chunk
+ * records the last key it read, so after a crash the remaining chunks are read while
+ * streaming, DBLog-style: a low watermark message, the chunk query, a high watermark
+ * message; rows of the chunk whose key changed in the stream between the two
+ * watermarks are dropped (the stream holds a newer image), the rest are emitted at
+ * the high watermark's position. `stockmesh snapshot` re-reads one table the same way. */
 #include "postgres.h"
 
+#include "pgconn.h"
 #include "pgoutput.h"
+#include "schema.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
 #include "stockmesh/kafka.h"
@@ -29,14 +47,26 @@
 #include <sys/random.h>
 
 #define PG_TICK_MS 50
+#define PG_STATUS_EVERY_TICKS 20       /* status and requests: once a second */
 #define PG_STATUS_INTERVAL_US 1000000
 #define PG_BACKOFF_MIN_MS 500
 #define PG_BACKOFF_MAX_MS 30000
-#define PG_SNAPSHOT_FETCH 2000
+#define PG_CONNECT_TIMEOUT_MS 10000
 #define PG_MAX_PARTITIONS 256
 #define PG_TXN_PARTS 4
+#define PG_MAX_WORKERS 16
+#define PG_EXACT_COUNT_BELOW 200000.0  /* larger tables get the planner's estimate */
+#define WATERMARK_PREFIX "stockmesh.watermark"
+#define HEARTBEAT_PREFIX "stockmesh.heartbeat"
 
-enum pg_state { PG_DOWN, PG_WAIT_REDIS, PG_SNAPSHOT, PG_STREAMING };
+enum pg_state { PG_DOWN, PG_CONNECTING, PG_WAIT_REDIS, PG_SETUP, PG_SNAPSHOT, PG_STREAMING };
+static const char *const state_names[] = {"down", "connecting", "waiting_for_redis", "setup",
+                                          "snapshot", "streaming"};
+static const int state_metric[] = {0, 1, 1, 1, 2, 3};
+
+enum table_snap { TS_NONE, TS_QUEUED, TS_READING, TS_READ };
+enum snap_kind { SK_INITIAL, SK_RESUMED, SK_REQUESTED };
+static const char *const kind_names[] = {"initial", "resumed", "requested"};
 
 struct part_max {
     int table;
@@ -46,10 +76,15 @@ struct part_max {
 
 struct txn {
     uint64_t id;
-    uint64_t end_lsn;             /* what to confirm once durable */
+    uint64_t end_lsn;             /* what to confirm once durable; 0 = nothing of its own */
     uint64_t events, acked;
-    int closed;                   /* all events produced (Commit seen / snapshot read) */
-    int is_snapshot;              /* the marker closing a snapshot (after its chunks) */
+    int closed;                   /* all events produced */
+    int is_snapshot_end;          /* confirms that the initial snapshot is complete */
+    int chunk_table;              /* a snapshot chunk of this table, or -1 */
+    int chunk_last;               /* the table's last chunk */
+    int chunk_kind;
+    int64_t chunk_rows;           /* the table's rows read up to and including this chunk */
+    json_t *chunk_after;          /* the chunk's last key (array of text values) */
     int64_t satisfied_us;         /* when it was first seen applied, 0 before */
     struct part_max inline_parts[PG_TXN_PARTS];
     struct part_max *parts;
@@ -60,21 +95,56 @@ struct table_info {
     const struct config_table *cfg;
     char topic[512];
     char qualified[300];          /* quoted "schema"."name" */
-    char **key_columns;           /* primary key, NULL-terminated */
+    char label[260];              /* schema.name, for keys, metrics and messages */
+    char **key_columns;           /* row key, NULL-terminated */
+    const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
+    struct schema_table schema;   /* last known shape */
+    int have_schema;
+    struct schema_table catalog;  /* shape read at setup */
+    int have_catalog;
+    int parked;
+    char parked_reason[768];
+    /* snapshot of this table */
+    enum table_snap snap;
+    enum snap_kind kind;
+    json_t *after_key;            /* read past this key; NULL = from the start */
+    int64_t rows_done, rows_total;
+    struct metric *m_rows_done, *m_rows_total;
 };
+
+struct worker {
+    struct pg_reader *r;
+    struct pgconn *conn;
+    int ready, imported;
+    int table;                    /* the table being read, or -1 */
+    int busy;                     /* a query is running */
+    int waiting;                  /* paused by the window */
+    int finished;
+};
+
+enum wm_phase { WM_IDLE, WM_COUNT, WM_LOW, WM_SELECT, WM_HIGH, WM_WAIT_HIGH };
 
 struct pg_reader {
     struct runtime *rt;
     const struct config_source *src;
     enum pg_state state;
+    int64_t state_since_ms;
     char scope[128];              /* state-store scope "source:<name>" */
     char password[256];
+    char user[128];
+    char dbname[128];
 
-    PGconn *repl;                 /* replication=database connection */
-    PGconn *sql;                  /* ordinary connection: setup and snapshot */
-    struct event *repl_ev, *sql_ev, *tick, *reconnect;
+    struct pgconn *repl;          /* replication=database connection */
+    struct pgconn *ctl;           /* setup, heartbeats, lag, watermark chunks */
+    int repl_ready, ctl_ready;
+    struct event *repl_ev, *tick, *reconnect;
     int backoff_ms;
     int reading_paused;
+    uint64_t ticks;
+    int64_t next_attempt_ms;
+    uint64_t reconnects;
+    char last_error[1024];
+    int64_t last_error_ms;
 
     struct pgoutput *decoder;
     struct kafka_producer *producer;
@@ -82,11 +152,15 @@ struct pg_reader {
     char applied_key[128];
     int64_t *applied;             /* [table * PG_MAX_PARTITIONS + partition] next offset */
     int applied_query_in_flight;
+    char schema_topic[256], alert_topic[256];
 
     struct table_info *tables;
     size_t ntables;
+    size_t setup_table;           /* setup walks the tables one query at a time */
+    char redis_token[64];
+    int have_redis_token;
 
-    /* transactions not yet confirmed, oldest first */
+    /* unconfirmed entries, oldest first */
     struct txn *fifo;
     size_t fifo_cap, fifo_head, fifo_count;
     uint64_t next_txn_id;
@@ -102,25 +176,56 @@ struct pg_reader {
     uint64_t confirmed_lsn;
     uint64_t server_wal_end;
     int64_t last_status_us;
+    int64_t last_event_ms, last_heartbeat_ms, heartbeat_sent_ms;
+    int64_t slot_lag, retained;   /* -1 unknown */
+    int lag_query_in_flight, heartbeat_in_flight;
 
-    /* snapshot */
+    /* initial snapshot */
     uint64_t consistent_lsn;
+    char snapshot_name[128];
     char snapshot_token[64];
-    size_t snapshot_table;
-    int snapshot_cursor_open;
-    int snapshot_waiting;         /* paused by the window */
     int64_t snapshot_commit_us;
+    struct worker workers[PG_MAX_WORKERS];
+    int nworkers;
+    int snapshot_pending_end;     /* a resumed initial snapshot still needs its end entry */
+
+    /* watermark chunk */
+    enum wm_phase wm;
+    int wm_table;
+    uint64_t wm_id;
+    int wm_open;
+    PGresult *wm_rows;
+    char **seen;                  /* keys changed between the watermarks */
+    size_t nseen, seen_cap;
 
     struct metric *m_events, *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
-        *m_confirmed, *m_truncates, *m_read_latency;
+        *m_confirmed, *m_truncates, *m_read_latency, *m_slot_lag, *m_retained, *m_heartbeat,
+        *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes,
+        *m_toast_missing, *m_resumes;
 };
 
 static void reader_fail(struct pg_reader *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void snapshot_next(struct pg_reader *r);
 static void stream_start(struct pg_reader *r);
+static void worker_next(struct worker *w);
+static void wm_next(struct pg_reader *r);
+static void write_status(struct pg_reader *r);
 
-/* ---- the transaction FIFO ---- */
+static int64_t now_ms(void)
+{
+    return event_now_us() / 1000;
+}
+
+static void set_state(struct pg_reader *r, enum pg_state s)
+{
+    if (r->state == s) return;
+    r->state = s;
+    r->state_since_ms = now_ms();
+    metrics_set(r->m_state, state_metric[s]);
+    write_status(r);
+}
+
+/* ---- the FIFO of unconfirmed entries ---- */
 
 static struct txn *fifo_at(struct pg_reader *r, size_t i)
 {
@@ -141,36 +246,33 @@ static struct txn *fifo_push(struct pg_reader *r)
         size_t cap = r->fifo_cap ? r->fifo_cap * 2 : 1024;
         struct txn *f = malloc(cap * sizeof *f);
         if (!f) return NULL;
+        uint64_t current_id = r->current ? r->current->id : 0;
         for (size_t i = 0; i < r->fifo_count; i++) {
             f[i] = *fifo_at(r, i);
-            if (f[i].parts == fifo_at(r, i)->inline_parts) f[i].parts = f[i].inline_parts;
+            if (fifo_at(r, i)->parts == fifo_at(r, i)->inline_parts) f[i].parts = f[i].inline_parts;
         }
         free(r->fifo);
         r->fifo = f;
         r->fifo_cap = cap;
         r->fifo_head = 0;
-        /* the current transaction moved with the ring */
-        if (r->current) r->current = fifo_find(r, r->current->id);
+        if (r->current) r->current = fifo_find(r, current_id); /* it moved with the ring */
     }
     struct txn *t = &r->fifo[(r->fifo_head + r->fifo_count) % r->fifo_cap];
     memset(t, 0, sizeof *t);
     t->id = r->next_txn_id++;
     t->parts = t->inline_parts;
     t->parts_cap = PG_TXN_PARTS;
+    t->chunk_table = -1;
     r->fifo_count++;
     return t;
-}
-
-static void txn_release(struct txn *t)
-{
-    if (t->parts != t->inline_parts) free(t->parts);
 }
 
 static void fifo_pop(struct pg_reader *r)
 {
     struct txn *t = fifo_at(r, 0);
     if (!t->satisfied_us) r->unapplied -= t->events;
-    txn_release(t);
+    if (t->parts != t->inline_parts) free(t->parts);
+    json_decref(t->chunk_after);
     r->fifo_head = (r->fifo_head + 1) % r->fifo_cap;
     r->fifo_count--;
 }
@@ -192,7 +294,7 @@ static void txn_note_offset(struct txn *t, int table, int32_t partition, int64_t
     if (t->nparts == t->parts_cap) {
         size_t cap = t->parts_cap * 2;
         struct part_max *p = malloc(cap * sizeof *p);
-        if (!p) return; /* the ack count still holds the transaction back safely */
+        if (!p) return; /* the ack count still holds the entry back safely */
         memcpy(p, t->parts, t->nparts * sizeof *p);
         if (t->parts != t->inline_parts) free(t->parts);
         t->parts = p;
@@ -203,8 +305,9 @@ static void txn_note_offset(struct txn *t, int table, int32_t partition, int64_t
 
 /* ---- producing events ---- */
 
-/* The opaque of a message: the transaction id in the high bits, the table index in
- * the low 16 (a source with more mapped tables than that is refused at start). */
+/* The opaque of a message: the entry id in the high bits, the table index in the low
+ * 16 (a source with more mapped tables than that is refused at start). Id 0 marks
+ * side events (schema changes, alerts) that no entry waits for. */
 static void *pack_opaque(uint64_t txn_id, int table)
 {
     return (void *)(uintptr_t)((txn_id << 16) | (uint64_t)table);
@@ -216,6 +319,11 @@ static void delivered(void *arg, void *opaque, int err, const char *errstr, int3
     struct pg_reader *r = arg;
     uint64_t id = (uint64_t)(uintptr_t)opaque >> 16;
     int table = (int)((uintptr_t)opaque & 0xffff);
+    if (!id) {
+        if (err) log_error("cdc.pg", "%s: the backbone refused a schema or alert event: %s",
+                           r->src->name, errstr);
+        return;
+    }
     struct txn *t = fifo_find(r, id);
     if (!t) return; /* from before a reconnect: already forgotten */
     if (err) {
@@ -232,7 +340,7 @@ static int produce(struct pg_reader *r, struct txn *t, int table, json_t *key,
 {
     size_t len, key_len;
     char *value = event_encode(ev, &len);
-    char *key_text = key ? json_dumps(key, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    char *key_text = key ? json_dumps(key, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS) : NULL;
     key_len = key_text ? strlen(key_text) : 0;
     int rc = -1;
     if (value)
@@ -243,8 +351,20 @@ static int produce(struct pg_reader *r, struct txn *t, int table, json_t *key,
     if (rc != 0) return -1;
     t->events++;
     r->unapplied++;
+    r->last_event_ms = now_ms();
     metrics_inc(r->m_events, 1);
     return 0;
+}
+
+/* A schema-change or alert event: nothing waits for it to be applied. */
+static void produce_side(struct pg_reader *r, const char *topic, const char *key, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+    if (!text ||
+        kafka_producer_send(r->producer, topic, key, strlen(key), text, strlen(text),
+                            pack_opaque(0, 0)) != 0)
+        log_error("cdc.pg", "%s: cannot queue an event on %s", r->src->name, topic);
+    free(text);
 }
 
 static int table_for(struct pg_reader *r, const char *schema, const char *name)
@@ -254,6 +374,114 @@ static int table_for(struct pg_reader *r, const char *schema, const char *name)
             strcmp(r->tables[i].cfg->name, name) == 0)
             return (int)i;
     return -1;
+}
+
+/* ---- state kept in the state database ---- */
+
+static void progress_key(const struct table_info *t, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "snapshot.progress.%s", t->label);
+}
+
+static void progress_save(struct pg_reader *r, const struct table_info *t, enum snap_kind kind,
+                          const json_t *after, int done, int64_t rows)
+{
+    char key[320];
+    progress_key(t, key, sizeof key);
+    json_t *doc = json_pack("{s:s, s:O?, s:b, s:I}", "kind", kind_names[kind], "after", after,
+                            "done", done, "rows", (json_int_t)rows);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!text || store_set(r->rt->store, r->scope, key, text) != 0)
+        log_error("cdc.pg", "%s: cannot record snapshot progress of %s: %s", r->src->name,
+                  t->label, store_errstr(r->rt->store));
+    free(text);
+    json_decref(doc);
+}
+
+static void park_save(struct pg_reader *r, struct table_info *t)
+{
+    char key[320];
+    snprintf(key, sizeof key, "parked.%s", t->label);
+    if (t->parked)
+        store_set(r->rt->store, r->scope, key, t->parked_reason);
+    else
+        store_delete(r->rt->store, r->scope, key);
+    size_t n = 0;
+    for (size_t i = 0; i < r->ntables; i++) n += r->tables[i].parked;
+    metrics_set(r->m_parked, (double)n);
+}
+
+static void schema_save(struct pg_reader *r, struct table_info *t)
+{
+    char key[320];
+    snprintf(key, sizeof key, "schema.%s", t->label);
+    json_t *doc = schema_table_to_json(&t->schema);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!text || store_set(r->rt->store, r->scope, key, text) != 0)
+        log_error("cdc.pg", "%s: cannot record the schema of %s", r->src->name, t->label);
+    free(text);
+    json_decref(doc);
+}
+
+static void schema_load(struct pg_reader *r, struct table_info *t)
+{
+    char key[320], *text = malloc(65536);
+    snprintf(key, sizeof key, "schema.%s", t->label);
+    if (t->have_schema) schema_table_release(&t->schema);
+    t->have_schema = 0;
+    if (text && store_get(r->rt->store, r->scope, key, text, 65536) == 0) {
+        json_t *doc = json_loads(text, 0, NULL);
+        char err[256];
+        if (doc && schema_table_from_json(&t->schema, doc, err, sizeof err) == 0)
+            t->have_schema = 1;
+        json_decref(doc);
+    }
+    free(text);
+    char reason[768];
+    snprintf(key, sizeof key, "parked.%s", t->label);
+    t->parked = store_get(r->rt->store, r->scope, key, reason, sizeof reason) == 0;
+    if (t->parked) snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
+}
+
+static void write_status(struct pg_reader *r)
+{
+    if (!r->m_state) return; /* still being built */
+    json_t *tables = json_array();
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        const char *state = t->parked                 ? "parked"
+                            : t->snap == TS_QUEUED    ? "queued"
+                            : t->snap == TS_READING   ? "snapshot"
+                                                      : "streaming";
+        json_t *snap = t->snap == TS_NONE
+                           ? json_null()
+                           : json_pack("{s:s, s:I, s:I}", "kind", kind_names[t->kind],
+                                       "rows_done", (json_int_t)t->rows_done, "rows_total",
+                                       (json_int_t)t->rows_total);
+        json_array_append_new(tables,
+                              json_pack("{s:s, s:s, s:s, s:o, s:s?}", "schema", t->cfg->schema,
+                                        "name", t->cfg->name, "state", state, "snapshot", snap,
+                                        "parked_reason", t->parked ? t->parked_reason : NULL));
+    }
+    char lsn[PGOUTPUT_LSN_BUFLEN];
+    pgoutput_format_lsn(r->confirmed_lsn, lsn);
+#define OPT_MS(v) ((v) > 0 ? json_integer(v) : json_null())
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:s?, s:o, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "source",
+        r->src->name, "type", "postgresql", "state", state_names[r->state], "since_ms",
+        (json_int_t)r->state_since_ms, "updated_ms", (json_int_t)now_ms(), "last_error",
+        r->last_error[0] ? r->last_error : NULL, "last_error_ms", OPT_MS(r->last_error_ms),
+        "reconnects", (json_int_t)r->reconnects, "next_attempt_ms",
+        r->state == PG_DOWN ? OPT_MS(r->next_attempt_ms) : json_null(), "confirmed_position",
+        lsn, "slot_lag_bytes", r->slot_lag >= 0 ? json_integer(r->slot_lag) : json_null(),
+        "retained_wal_bytes", r->retained >= 0 ? json_integer(r->retained) : json_null(),
+        "last_heartbeat_ms", OPT_MS(r->last_heartbeat_ms), "last_event_ms",
+        OPT_MS(r->last_event_ms), "tables", tables);
+#undef OPT_MS
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text) store_set(r->rt->store, r->scope, "status", text);
+    free(text);
+    json_decref(doc);
 }
 
 /* ---- confirmation ---- */
@@ -266,8 +494,9 @@ static void send_status(struct pg_reader *r, int force)
     char msg[PGOUTPUT_STANDBY_STATUS_LEN];
     size_t n = pgoutput_standby_status(msg, r->confirmed_lsn, r->confirmed_lsn, r->confirmed_lsn,
                                        now, 0);
-    if (PQputCopyData(r->repl, msg, (int)n) != 1 || PQflush(r->repl) < 0) {
-        reader_fail(r, "cannot send the standby status: %s", PQerrorMessage(r->repl));
+    PGconn *pg = pgconn_pg(r->repl);
+    if (PQputCopyData(pg, msg, (int)n) != 1 || PQflush(pg) < 0) {
+        reader_fail(r, "cannot send the standby status: %s", PQerrorMessage(pg));
         return;
     }
     r->last_status_us = now;
@@ -290,11 +519,36 @@ static void snapshot_finished(struct pg_reader *r)
     if (store_set(r->rt->store, r->scope, "snapshot", r->snapshot_token) != 0)
         log_error("cdc.pg", "%s: cannot record the finished snapshot: %s", r->src->name,
                   store_errstr(r->rt->store));
-    char key[192];
-    snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
-    redis_sendf(r->redis, NULL, NULL, "SET %s %s", key, r->snapshot_token);
+    store_delete(r->rt->store, r->scope, "snapshot.pending");
+    for (size_t i = 0; i < r->ntables; i++) {
+        if (r->tables[i].snap == TS_READ && r->tables[i].kind != SK_REQUESTED)
+            r->tables[i].snap = TS_NONE;
+        char key[320], text[4096];
+        progress_key(&r->tables[i], key, sizeof key);
+        if (store_get(r->rt->store, r->scope, key, text, sizeof text) == 0 &&
+            strstr(text, "\"kind\":\"requested\"") == NULL)
+            store_delete(r->rt->store, r->scope, key);
+    }
     log_info("cdc.pg", "%s: snapshot applied downstream; streaming only from now on",
              r->src->name);
+}
+
+/* A confirmed chunk: the progress a restart resumes from. */
+static void chunk_confirmed(struct pg_reader *r, const struct txn *t)
+{
+    struct table_info *tab = &r->tables[t->chunk_table];
+    if (t->chunk_last && t->chunk_kind == SK_REQUESTED) {
+        char key[320];
+        progress_key(tab, key, sizeof key);
+        store_delete(r->rt->store, r->scope, key);
+        log_info("cdc.pg", "%s: snapshot of %s applied (%" PRId64 " rows)", r->src->name,
+                 tab->label, t->chunk_rows);
+        if (tab->snap == TS_READ) tab->snap = TS_NONE;
+        return;
+    }
+    /* a resumed chunk belongs to the initial snapshot: a second crash resumes it again */
+    progress_save(r, tab, t->chunk_kind == SK_REQUESTED ? SK_REQUESTED : SK_INITIAL,
+                  t->chunk_after, t->chunk_last, t->chunk_rows);
 }
 
 static void confirm_progress(struct pg_reader *r)
@@ -303,8 +557,8 @@ static void confirm_progress(struct pg_reader *r)
     int64_t delay = kafka_embedded(r->rt->kafka) ? (int64_t)r->rt->cfg->redis.persist_delay_ms * 1000
                                                  : 0;
     uint64_t before = r->confirmed_lsn;
-    /* note when each transaction is seen applied, in order; applied events leave the
-       window at once, while confirming them waits for the persistence delay */
+    /* note when each entry is seen applied, in order; applied events leave the window at
+       once, while confirming them waits for the persistence delay */
     for (size_t i = 0; i < r->fifo_count; i++) {
         struct txn *t = fifo_at(r, i);
         if (t->satisfied_us) continue;
@@ -317,7 +571,8 @@ static void confirm_progress(struct pg_reader *r)
         /* Redis may hold an AOF write back up to 2 s, then fsync within 1 s: wait that
            long before the source may drop what it holds */
         if (!t->satisfied_us || now - t->satisfied_us < delay) break;
-        if (t->is_snapshot) snapshot_finished(r);
+        if (t->chunk_table >= 0) chunk_confirmed(r, t);
+        if (t->is_snapshot_end) snapshot_finished(r);
         if (t->end_lsn > r->confirmed_lsn) r->confirmed_lsn = t->end_lsn;
         if (r->current == t) r->current = NULL;
         fifo_pop(r);
@@ -339,8 +594,8 @@ static void applied_reply(void *arg, redisReply *reply)
     if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *field = reply->element[i]->str;
-        const char *bar = strrchr(field, '|');
-        if (!bar) continue;
+        const char *bar = field ? strrchr(field, '|') : NULL;
+        if (!bar || !reply->element[i + 1]->str) continue;
         size_t topic_len = (size_t)(bar - field);
         for (size_t t = 0; t < r->ntables; t++) {
             if (strlen(r->tables[t].topic) != topic_len ||
@@ -355,37 +610,60 @@ static void applied_reply(void *arg, redisReply *reply)
     confirm_progress(r);
 }
 
-static void resume_reading(struct pg_reader *r)
+static int window_full(const struct pg_reader *r)
 {
-    if (r->reading_paused && r->unapplied < (uint64_t)r->rt->cfg->backbone.window / 2) {
-        r->reading_paused = 0;
-        if (r->state == PG_STREAMING && r->repl_ev) {
-            event_add(r->repl_ev, NULL);
-            event_active(r->repl_ev, EV_READ, 0); /* data may already wait in libpq */
-        }
-        if (r->state == PG_SNAPSHOT && r->snapshot_waiting) {
-            r->snapshot_waiting = 0;
-            snapshot_next(r);
-        }
-    }
+    return r->unapplied >= (uint64_t)r->rt->cfg->backbone.window;
 }
 
-/* ---- connecting ---- */
+static void resume_reading(struct pg_reader *r)
+{
+    if (r->unapplied >= (uint64_t)r->rt->cfg->backbone.window / 2) return;
+    if (r->reading_paused && r->state == PG_STREAMING && r->repl_ev) {
+        r->reading_paused = 0;
+        event_add(r->repl_ev, NULL);
+        event_active(r->repl_ev, EV_READ, 0); /* data may already wait in libpq */
+    }
+    if (r->state == PG_SNAPSHOT)
+        for (int i = 0; i < r->nworkers; i++)
+            if (r->workers[i].waiting) {
+                r->workers[i].waiting = 0;
+                worker_next(&r->workers[i]);
+            }
+    if (r->state == PG_STREAMING) wm_next(r);
+}
+
+/* ---- failing and reconnecting ---- */
+
+static void seen_clear(struct pg_reader *r)
+{
+    for (size_t i = 0; i < r->nseen; i++) free(r->seen[i]);
+    r->nseen = 0;
+}
 
 static void close_connections(struct pg_reader *r)
 {
     if (r->repl_ev) event_free(r->repl_ev);
-    if (r->sql_ev) event_free(r->sql_ev);
-    r->repl_ev = r->sql_ev = NULL;
-    if (r->repl) PQfinish(r->repl);
-    if (r->sql) PQfinish(r->sql);
-    r->repl = r->sql = NULL;
+    r->repl_ev = NULL;
+    pgconn_free(r->repl);
+    pgconn_free(r->ctl);
+    r->repl = r->ctl = NULL;
+    r->repl_ready = r->ctl_ready = 0;
+    for (int i = 0; i < r->nworkers; i++) pgconn_free(r->workers[i].conn);
+    memset(r->workers, 0, sizeof r->workers);
+    r->nworkers = 0;
+    PQclear(r->wm_rows);
+    r->wm_rows = NULL;
+    r->wm = WM_IDLE;
+    r->wm_open = 0;
+    seen_clear(r);
+    r->lag_query_in_flight = r->heartbeat_in_flight = 0;
 }
 
 static void schedule_reconnect(struct pg_reader *r)
 {
     struct timeval tv = {r->backoff_ms / 1000, (r->backoff_ms % 1000) * 1000};
     evtimer_add(r->reconnect, &tv);
+    r->next_attempt_ms = now_ms() + r->backoff_ms;
     r->backoff_ms = r->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
 
@@ -398,166 +676,214 @@ static void reader_fail(struct pg_reader *r, const char *fmt, ...)
     va_end(ap);
     if (r->state == PG_DOWN) return;
     log_error("cdc.pg", "%s: %s; reconnecting in %d ms", r->src->name, msg, r->backoff_ms);
+    snprintf(r->last_error, sizeof r->last_error, "%s", msg);
+    r->last_error_ms = now_ms();
+    r->reconnects++;
     metrics_inc(r->m_errors, 1);
     close_connections(r);
     fifo_clear(r);
-    r->state = PG_DOWN;
     r->reading_paused = 0;
-    r->snapshot_cursor_open = 0;
-    r->snapshot_waiting = 0;
-    metrics_set(r->m_state, PG_DOWN);
+    r->snapshot_pending_end = 0;
+    for (size_t i = 0; i < r->ntables; i++) {
+        r->tables[i].snap = TS_NONE;
+        json_decref(r->tables[i].after_key);
+        r->tables[i].after_key = NULL;
+    }
     schedule_reconnect(r);
+    set_state(r, PG_DOWN);
 }
 
-static PGconn *connect_pg(struct pg_reader *r, int replication, char *err, size_t errlen)
+/* Adds the fix to the connection errors an operator meets when setting a source up. */
+static void explain_connect_error(struct pg_reader *r, int replication, const char *msg,
+                                  char *out, size_t outlen)
 {
-    const char *keys[10], *values[10];
+    const char *user = r->user[0] ? r->user : "<user>";
+    const char *hint = "";
+    char buf[512];
+    if (strstr(msg, "no pg_hba.conf entry")) {
+        /* logical replication connections name a database: pg_hba.conf matches them with
+           database lines, not `replication` ones (those are for physical replication) */
+        snprintf(buf, sizeof buf,
+                 " (add a line `host %s %s <stockmesh address>/32 scram-sha-256` to "
+                 "pg_hba.conf, then SELECT pg_reload_conf())",
+                 r->dbname[0] ? r->dbname : "<database>", user);
+        hint = buf;
+    } else if (strstr(msg, "must be superuser or replication role") ||
+               strstr(msg, "permission denied to start WAL sender") ||
+               strstr(msg, "must have the REPLICATION attribute")) {
+        snprintf(buf, sizeof buf, " (grant it: ALTER ROLE %s REPLICATION)", user);
+        hint = buf;
+    } else if (strstr(msg, "password authentication failed")) {
+        hint = " (check the source's password_file)";
+    } else if (strstr(msg, "Connection refused") || strstr(msg, "timed out")) {
+        hint = " (is PostgreSQL running and listening at the dsn's host and port?)";
+    }
+    snprintf(out, outlen, "cannot connect%s: %s%s", replication ? " for replication" : "", msg,
+             hint);
+}
+
+static struct pgconn *open_conn(struct pg_reader *r, int replication, pgconn_state_cb cb,
+                                void *arg)
+{
+    const char *keys[12], *values[12];
     int n = 0;
     keys[n] = "dbname", values[n++] = r->src->dsn;
     keys[n] = "client_encoding", values[n++] = "UTF8";
     keys[n] = "application_name", values[n++] = replication ? "stockmesh-cdc" : "stockmesh-setup";
-    keys[n] = "connect_timeout", values[n++] = "10";
     /* row values arrive as text in the session's formats: make them unambiguous */
-    keys[n] = "options", values[n++] = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601";
+    keys[n] = "options", values[n++] = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 "
+                                       "-c extra_float_digits=3";
+    keys[n] = "keepalives_idle", values[n++] = "30";
     if (replication) keys[n] = "replication", values[n++] = "database";
     if (r->password[0]) keys[n] = "password", values[n++] = r->password;
     keys[n] = NULL, values[n] = NULL;
-    PGconn *c = PQconnectdbParams(keys, values, 1);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        snprintf(err, errlen, "cannot connect%s: %s", replication ? " for replication" : "",
-                 c ? PQerrorMessage(c) : "out of memory");
-        for (char *p = err; *p; p++)
-            if (*p == '\n') *p = ' ';
-        if (c) PQfinish(c);
-        return NULL;
-    }
+    char err[512];
+    struct pgconn *c = pgconn_new(r->rt->base, keys, values, PG_CONNECT_TIMEOUT_MS, cb, arg, err,
+                                  sizeof err);
+    if (!c) reader_fail(r, "cannot connect: %s", err);
     return c;
 }
 
-/* Runs one statement synchronously on the setup connection; NULL with err on failure.
- * Used only during setup, before any streaming. */
-static PGresult *sql_exec(struct pg_reader *r, const char *sql, char *err, size_t errlen)
+/* Checks a result; on failure fails the reader with what, the server's text and hint. */
+static int result_ok(struct pg_reader *r, struct pgconn *c, PGresult *res, const char *what)
 {
-    PGresult *res = PQexec(r->sql, sql);
     ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-        err[strcspn(err, "\n")] = 0;
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
-
-static PGresult *repl_exec(struct pg_reader *r, const char *sql, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(r->repl, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-        err[strcspn(err, "\n")] = 0;
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
-
-static void free_key_columns(struct table_info *t)
-{
-    if (!t->key_columns) return;
-    for (char **k = t->key_columns; *k; k++) free(*k);
-    free(t->key_columns);
-    t->key_columns = NULL;
-}
-
-static int load_table_keys(struct pg_reader *r, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < r->ntables; i++) {
-        struct table_info *t = &r->tables[i];
-        free_key_columns(t);
-        const char *params[] = {t->qualified};
-        PGresult *res = PQexecParams(
-            r->sql,
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary "
-            "ORDER BY array_position(i.indkey::int2[], a.attnum)",
-            1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "table %s.%s: %s", t->cfg->schema, t->cfg->name,
-                     PQresultErrorMessage(res));
-            err[strcspn(err, "\n")] = 0;
-            PQclear(res);
-            return -1;
-        }
-        int n = PQntuples(res);
-        if (n == 0) {
-            snprintf(err, errlen, "table %s.%s has no primary key; stockmesh keys change events "
-                                  "by it (add one)", t->cfg->schema, t->cfg->name);
-            PQclear(res);
-            return -1;
-        }
-        t->key_columns = calloc((size_t)n + 1, sizeof *t->key_columns);
-        for (int j = 0; j < n && t->key_columns; j++) t->key_columns[j] = strdup(PQgetvalue(res, j, 0));
-        PQclear(res);
-        if (!t->key_columns) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
+    if (res && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) return 1;
+    char why[600];
+    pgconn_error_text(res, pgconn_pg(c), why, sizeof why);
+    PQclear(res);
+    reader_fail(r, "%s: %s", what, why);
     return 0;
 }
 
-static int ensure_publication(struct pg_reader *r, char *err, size_t errlen)
+/* ---- schema changes ---- */
+
+static void schema_from_relation(const struct table_info *t, const struct pgoutput_relation *rel,
+                                 struct schema_table *out)
 {
-    char *pub = PQescapeIdentifier(r->sql, r->src->publication, strlen(r->src->publication));
-    if (!pub) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    memset(out, 0, sizeof *out);
+    out->columns = calloc(rel->ncols ? rel->ncols : 1, sizeof *out->columns);
+    if (!out->columns) return;
+    for (uint16_t i = 0; i < rel->ncols; i++) {
+        int key = 0;
+        for (char **k = t->key_columns; k && *k; k++) key |= strcmp(*k, rel->columns[i].name) == 0;
+        char err[128];
+        if (schema_column_from_pg(&out->columns[out->ncolumns], rel->columns[i].name,
+                                  rel->columns[i].type_oid, rel->columns[i].typmod, key, err,
+                                  sizeof err) == 0)
+            out->ncolumns++;
     }
-    size_t cap = 256;
-    for (size_t i = 0; i < r->ntables; i++) cap += strlen(r->tables[i].qualified) + 2;
-    char *list = calloc(1, cap);
-    if (!list) {
-        PQfreemem(pub);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+}
+
+/* Compares a table's new shape with the last known one: a compatible change is
+ * announced and taken; an incompatible one is announced, alerted and parks the table
+ * until the mapping is fixed and the table re-snapshotted. */
+static void schema_observe(struct pg_reader *r, int table, struct schema_table *shape,
+                           const char *where)
+{
+    struct table_info *t = &r->tables[table];
+    if (!t->have_schema) {
+        t->schema = *shape;
+        t->have_schema = 1;
+        schema_save(r, t);
+        return;
     }
-    for (size_t i = 0; i < r->ntables; i++) {
-        if (i) strcat(list, ", ");
-        strcat(list, r->tables[i].qualified);
+    json_t *details = NULL;
+    enum schema_change verdict =
+        schema_compare(&t->schema, shape, (const char *const *)t->mapped, &details);
+    if (verdict == SCHEMA_SAME) {
+        json_decref(details);
+        schema_table_release(shape);
+        return;
     }
-    const char *params[] = {r->src->publication};
-    PGresult *res = PQexecParams(r->sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1,
-                                 NULL, params, NULL, NULL, 0);
-    int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
-    PQclear(res);
-    size_t sql_len = cap + strlen(pub) + 64;
-    char *sql = malloc(sql_len);
-    int rc = -1;
-    if (sql) {
-        snprintf(sql, sql_len, exists ? "ALTER PUBLICATION %s SET TABLE %s"
-                                      : "CREATE PUBLICATION %s FOR TABLE %s",
-                 pub, list);
-        char why[512];
-        res = sql_exec(r, sql, why, sizeof why);
-        if (res) {
-            PQclear(res);
-            rc = 0;
-        } else {
-            snprintf(err, errlen,
-                     "cannot %s publication %s: %s (the source's user needs CREATE on the "
-                     "database and ownership of the mapped tables; or create it as an admin: "
-                     "CREATE PUBLICATION %s FOR TABLE %s)",
-                     exists ? "alter" : "create", r->src->publication, why, pub, list);
-        }
+    int incompatible = verdict == SCHEMA_INCOMPATIBLE;
+    char lsn[PGOUTPUT_LSN_BUFLEN];
+    pgoutput_format_lsn(r->current ? r->current_final_lsn : r->server_wal_end, lsn);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O?, s:o, s:b}", "source",
+                           r->src->name, "schema", t->cfg->schema, "table", t->cfg->name,
+                           "verdict", incompatible ? "incompatible" : "compatible", "lsn", lsn,
+                           "ts_ms", (json_int_t)now_ms(), "seen_in", where, "change", details,
+                           "columns", schema_table_to_json(shape), "parked", incompatible);
+    char key[400];
+    snprintf(key, sizeof key, "%s.%s", r->src->name, t->label);
+    if (ev) produce_side(r, r->schema_topic, key, ev);
+    json_decref(ev);
+    char summary[400] = "";
+    json_t *reasons = details ? json_object_get(details, "reasons") : NULL;
+    size_t i;
+    json_t *reason;
+    json_array_foreach(reasons, i, reason) {
+        size_t used = strlen(summary);
+        snprintf(summary + used, sizeof summary - used, "%s%s", used ? "; " : "",
+                 json_string_value(reason) ? json_string_value(reason) : "");
     }
-    free(sql);
-    free(list);
-    PQfreemem(pub);
-    return rc;
+    json_decref(details);
+    schema_table_release(&t->schema);
+    t->schema = *shape;
+    schema_save(r, t);
+    if (!incompatible) {
+        metrics_inc(r->m_schema_compatible, 1);
+        log_info("cdc.pg", "%s: compatible schema change of %s propagated%s%s", r->src->name,
+                 t->label, summary[0] ? ": " : "", summary);
+        return;
+    }
+    metrics_inc(r->m_schema_incompatible, 1);
+    t->parked = 1;
+    snprintf(t->parked_reason, sizeof t->parked_reason,
+             "incompatible schema change: %.300s; fix the mapping, then run `stockmesh snapshot "
+             "%.64s %.100s`", summary[0] ? summary : "see stockmesh.schema-changes", r->src->name,
+             t->label);
+    park_save(r, t);
+    log_error("cdc.pg", "%s: table %s parked: %s", r->src->name, t->label, t->parked_reason);
+    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "rule", "schema_change",
+                              "severity", "critical", "source", r->src->name, "table", t->label,
+                              "summary", t->parked_reason, "ts_ms", (json_int_t)now_ms());
+    if (alert) produce_side(r, r->alert_topic, key, alert);
+    json_decref(alert);
+    write_status(r);
 }
 
 /* ---- streaming ---- */
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void seen_add(struct pg_reader *r, json_t *key)
+{
+    if (!key) return;
+    char *text = json_dumps(key, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+    if (!text) return;
+    if (r->nseen == r->seen_cap) {
+        size_t cap = r->seen_cap ? r->seen_cap * 2 : 256;
+        char **s = realloc(r->seen, cap * sizeof *s);
+        if (!s) {
+            free(text);
+            return;
+        }
+        r->seen = s;
+        r->seen_cap = cap;
+    }
+    r->seen[r->nseen++] = text;
+}
+
+/* Closes the current entry after a segment of a big transaction, so that its applied
+ * events leave the window while the transaction goes on; only the last segment
+ * confirms the commit. */
+static int segment_if_big(struct pg_reader *r)
+{
+    uint64_t segment = (uint64_t)r->rt->cfg->backbone.window / 4;
+    if (segment < 1) segment = 1;
+    if (r->current->events < segment) return 0;
+    r->current->closed = 1;
+    r->current = fifo_push(r);
+    if (!r->current) {
+        reader_fail(r, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
 {
@@ -568,31 +894,45 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
         reader_fail(r, "change outside a transaction");
         return -1;
     }
+    struct table_info *tab = &r->tables[table];
+    if (tab->parked) {
+        metrics_inc(r->m_parked_changes, 1);
+        return 0;
+    }
     struct change_event ev = {0};
     ev.op = msg->kind == PGOUTPUT_MSG_INSERT ? 'c' : msg->kind == PGOUTPUT_MSG_UPDATE ? 'u' : 'd';
     size_t missing = 0;
-    json_t *after = NULL, *before = NULL, *key = NULL;
-    if (msg->kind != PGOUTPUT_MSG_DELETE) {
-        after = pgoutput_tuple_to_json(r->decoder, ch->relation, &ch->new_tuple, NULL, &missing);
-        if (!after) goto bad;
-    }
+    json_t *after = NULL, *before = NULL, *key = NULL, *old_key = NULL;
     if (ch->old_kind) {
         before = pgoutput_tuple_to_json(r->decoder, ch->relation, &ch->old_tuple, NULL, NULL);
         if (!before) goto bad;
     }
+    if (msg->kind != PGOUTPUT_MSG_DELETE) {
+        /* unchanged TOAST values come from the old image when the table sends it
+           (REPLICA IDENTITY FULL); otherwise they are left out, never nulled */
+        after = pgoutput_tuple_to_json(r->decoder, ch->relation, &ch->new_tuple, before, &missing);
+        if (!after) goto bad;
+    }
     const struct pgoutput_tuple *key_tuple =
         msg->kind == PGOUTPUT_MSG_DELETE ? &ch->old_tuple : &ch->new_tuple;
-    key = pgoutput_tuple_key_json(r->decoder, ch->relation, key_tuple, NULL,
-                                  (const char *const *)r->tables[table].key_columns);
+    key = pgoutput_tuple_key_json(r->decoder, ch->relation, key_tuple, before,
+                                  (const char *const *)tab->key_columns);
     if (!key) goto bad;
-    if (missing)
-        log_warning("cdc.pg", "%s: %zu unchanged TOAST column(s) of %s.%s left out of the event",
-                    r->src->name, missing, ch->relation->schema, ch->relation->name);
+    if (missing) metrics_inc(r->m_toast_missing, missing);
+    if (r->wm_open && r->wm_table == table) {
+        seen_add(r, key);
+        if (ch->old_kind && msg->kind == PGOUTPUT_MSG_UPDATE) {
+            old_key = pgoutput_tuple_key_json(r->decoder, ch->relation, &ch->old_tuple, NULL,
+                                              (const char *const *)tab->key_columns);
+            seen_add(r, old_key); /* a key update: the old key changed too */
+            json_decref(old_key);
+        }
+    }
     ev.before = before;
     ev.after = after;
     ev.connector = "postgresql";
     ev.source = r->src->name;
-    ev.db = PQdb(r->repl);
+    ev.db = PQdb(pgconn_pg(r->repl));
     ev.schema = ch->relation->schema;
     ev.table = ch->relation->name;
     ev.lsn = r->current_final_lsn;
@@ -606,8 +946,11 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     json_decref(after);
     json_decref(before);
     json_decref(key);
-    if (rc != 0) reader_fail(r, "the backbone's local queue is full");
-    return rc;
+    if (rc != 0) {
+        reader_fail(r, "the backbone's local queue is full");
+        return -1;
+    }
+    return segment_if_big(r);
 bad:
     json_decref(after);
     json_decref(before);
@@ -615,6 +958,52 @@ bad:
     reader_fail(r, "cannot decode a row of %s.%s: %s", ch->relation->schema, ch->relation->name,
                 r->decoder->errstr);
     return -1;
+}
+
+static void wm_emit(struct pg_reader *r, uint64_t lsn);
+
+/* Our own logical messages: watermarks and heartbeats, tagged with the source name
+ * because every slot of the database sees them. */
+static int handle_message(struct pg_reader *r, const struct pgoutput_msg *m)
+{
+    int watermark = strcmp(m->message.prefix, WATERMARK_PREFIX) == 0;
+    int heartbeat = strcmp(m->message.prefix, HEARTBEAT_PREFIX) == 0;
+    if (!watermark && !heartbeat) return 0;
+    char text[256];
+    size_t n = m->message.content_len < sizeof text - 1 ? m->message.content_len : sizeof text - 1;
+    memcpy(text, m->message.content, n);
+    text[n] = 0;
+    size_t name_len = strlen(r->src->name);
+    if (strncmp(text, r->src->name, name_len) != 0 || text[name_len] != ' ') return 0;
+    const char *rest = text + name_len + 1;
+    if (heartbeat) {
+        int64_t sent = strtoll(rest, NULL, 10);
+        r->last_heartbeat_ms = now_ms();
+        if (sent > 0 && r->last_heartbeat_ms >= sent)
+            metrics_set(r->m_heartbeat, (double)(r->last_heartbeat_ms - sent) / 1000.0);
+        if (!m->message.transactional) {
+            /* confirmed in order like a transaction: idle sources advance their slot */
+            struct txn *t = fifo_push(r);
+            if (!t) {
+                reader_fail(r, "out of memory");
+                return -1;
+            }
+            t->closed = 1;
+            t->end_lsn = m->message.lsn;
+        }
+        return 0;
+    }
+    char which[8];
+    unsigned long long id = 0;
+    if (sscanf(rest, "%7s %llu", which, &id) != 2 || id != r->wm_id) return 0;
+    if (strcmp(which, "low") == 0 && (r->wm == WM_SELECT || r->wm == WM_HIGH ||
+                                      r->wm == WM_LOW || r->wm == WM_WAIT_HIGH)) {
+        r->wm_open = 1;
+        seen_clear(r);
+    } else if (strcmp(which, "high") == 0 && r->wm_open && r->wm_rows) {
+        wm_emit(r, m->message.lsn);
+    }
+    return 0;
 }
 
 static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
@@ -650,6 +1039,16 @@ static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
     case PGOUTPUT_MSG_UPDATE:
     case PGOUTPUT_MSG_DELETE:
         return handle_change(r, m);
+    case PGOUTPUT_MSG_RELATION: {
+        int table = table_for(r, m->relation->schema, m->relation->name);
+        if (table < 0 || r->tables[table].parked) return 0;
+        struct schema_table shape;
+        schema_from_relation(&r->tables[table], m->relation, &shape);
+        schema_observe(r, table, &shape, "stream");
+        return 0;
+    }
+    case PGOUTPUT_MSG_MESSAGE:
+        return handle_message(r, m);
     case PGOUTPUT_MSG_TRUNCATE:
         for (uint32_t i = 0; i < m->truncate.nrelations; i++)
             if (table_for(r, m->truncate.relations[i]->schema, m->truncate.relations[i]->name) >= 0) {
@@ -661,7 +1060,7 @@ static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
             }
         return 0;
     default:
-        return 0; /* Relation, Type, Origin, Message: the decoder caches what it needs */
+        return 0; /* Type, Origin: the decoder caches what it needs */
     }
 }
 
@@ -671,26 +1070,27 @@ static void repl_readable(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct pg_reader *r = arg;
     if (!r->repl || r->state != PG_STREAMING) return;
-    if (!PQconsumeInput(r->repl)) {
-        reader_fail(r, "replication connection lost: %s", PQerrorMessage(r->repl));
+    PGconn *pg = pgconn_pg(r->repl);
+    if (!PQconsumeInput(pg)) {
+        reader_fail(r, "replication connection lost: %s", PQerrorMessage(pg));
         return;
     }
     for (int n = 0; n < 5000; n++) {
-        if (r->unapplied >= (uint64_t)r->rt->cfg->backbone.window) {
+        if (window_full(r)) {
             /* bounded window: let the merge catch up before reading on (DESIGN §4) */
             r->reading_paused = 1;
             event_del(r->repl_ev);
             return;
         }
         char *buf = NULL;
-        int len = PQgetCopyData(r->repl, &buf, 1);
+        int len = PQgetCopyData(pg, &buf, 1);
         if (len == 0) return;
         if (len < 0) {
-            PGresult *res = PQgetResult(r->repl);
+            PGresult *res = PQgetResult(pg);
             char why[512];
-            snprintf(why, sizeof why, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(r->repl));
+            pgconn_error_text(res, pg, why, sizeof why);
             PQclear(res);
-            reader_fail(r, "replication stream ended: %s", why[0] ? why : "server closed it");
+            reader_fail(r, "replication stream ended: %s", why);
             return;
         }
         struct pgoutput_frame frame;
@@ -707,51 +1107,73 @@ static void repl_readable(evutil_socket_t fd, short what, void *arg)
     event_active(r->repl_ev, EV_READ, 0); /* more may be buffered: yield, then go on */
 }
 
-static void stream_start(struct pg_reader *r)
+static void stream_started(struct pgconn *c, PGresult *res, void *arg)
 {
-    char lsn[PGOUTPUT_LSN_BUFLEN];
-    pgoutput_format_lsn(r->confirmed_lsn, lsn);
-    char *slot = PQescapeIdentifier(r->repl, r->src->slot, strlen(r->src->slot));
-    char *pub = PQescapeLiteral(r->repl, r->src->publication, strlen(r->src->publication));
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s)",
-             slot ? slot : "", lsn, pub ? pub : "''");
-    PQfreemem(slot);
-    PQfreemem(pub);
-    PGresult *res = PQexec(r->repl, sql);
-    if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
+    struct pg_reader *r = arg;
+    if (!res || PQresultStatus(res) != PGRES_COPY_BOTH) {
+        char why[600];
+        pgconn_error_text(res, pgconn_pg(c), why, sizeof why);
         PQclear(res);
         reader_fail(r, "START_REPLICATION failed: %s", why);
         return;
     }
     PQclear(res);
-    PQsetnonblocking(r->repl, 1);
-    r->repl_ev = event_new(r->rt->base, PQsocket(r->repl), EV_READ | EV_PERSIST, repl_readable, r);
+    PGconn *pg = pgconn_pg(r->repl);
+    r->repl_ev = event_new(r->rt->base, PQsocket(pg), EV_READ | EV_PERSIST, repl_readable, r);
+    if (!r->repl_ev) {
+        reader_fail(r, "out of memory");
+        return;
+    }
     event_add(r->repl_ev, NULL);
-    r->state = PG_STREAMING;
     r->backoff_ms = PG_BACKOFF_MIN_MS;
-    metrics_set(r->m_state, PG_STREAMING);
+    set_state(r, PG_STREAMING);
+    char lsn[PGOUTPUT_LSN_BUFLEN];
+    pgoutput_format_lsn(r->confirmed_lsn, lsn);
     log_info("cdc.pg", "%s: streaming from slot %s at %s", r->src->name, r->src->slot, lsn);
     event_active(r->repl_ev, EV_READ, 0);
+    wm_next(r);
 }
 
-/* ---- snapshot ---- */
-
-static void snapshot_rows(struct pg_reader *r, PGresult *res)
+static void stream_start(struct pg_reader *r)
 {
-    struct table_info *t = &r->tables[r->snapshot_table];
+    char lsn[PGOUTPUT_LSN_BUFLEN];
+    pgoutput_format_lsn(r->confirmed_lsn, lsn);
+    PGconn *pg = pgconn_pg(r->repl);
+    char *slot = PQescapeIdentifier(pg, r->src->slot, strlen(r->src->slot));
+    char *pub = PQescapeLiteral(pg, r->src->publication, strlen(r->src->publication));
+    char sql[1024];
+    /* messages: the watermarks and heartbeats travel in the stream */
+    snprintf(sql, sizeof sql,
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s, "
+             "messages 'true')",
+             slot ? slot : "", lsn, pub ? pub : "''");
+    PQfreemem(slot);
+    PQfreemem(pub);
+    if (pgconn_query(r->repl, sql, 0, NULL, stream_started, r) != 0)
+        reader_fail(r, "cannot start replication: the connection is gone");
+}
+
+/* ---- reading rows (both kinds of snapshot) ---- */
+
+/* Produces the rows of a chunk result as one entry. Rows whose key is in skip (sorted,
+ * may be NULL) are left out. Returns the entry, or NULL after failing the reader. */
+static struct txn *emit_rows(struct pg_reader *r, int table, PGresult *res, uint64_t lsn,
+                             int64_t commit_us, char **skip, size_t nskip, int64_t *emitted)
+{
+    struct table_info *t = &r->tables[table];
     int ncols = PQnfields(res);
     struct pgoutput_column *cols = calloc((size_t)ncols + 1, sizeof *cols);
     struct pgoutput_value *vals = calloc((size_t)ncols + 1, sizeof *vals);
-    if (!cols || !vals) {
+    struct txn *e = fifo_push(r);
+    if (!cols || !vals || !e) {
         free(cols);
         free(vals);
         reader_fail(r, "out of memory reading the snapshot");
-        return;
+        return NULL;
     }
+    e->end_lsn = lsn;
+    e->closed = 1;
+    e->chunk_table = table;
     for (int c = 0; c < ncols; c++) {
         cols[c].name = PQfname(res, c);
         cols[c].type_oid = PQftype(res, c);
@@ -761,253 +1183,878 @@ static void snapshot_rows(struct pg_reader *r, PGresult *res)
     struct pgoutput_relation rel = {.oid = 0, .schema = t->cfg->schema, .name = t->cfg->name,
                                     .replica_identity = 'd', .ncols = (uint16_t)ncols,
                                     .columns = cols};
-    /* each fetched chunk is its own entry, so applied chunks free the window while the
-       snapshot goes on; all carry the consistent point as their position */
-    struct txn *snap = fifo_push(r);
-    if (!snap) {
-        free(cols);
-        free(vals);
-        reader_fail(r, "out of memory reading the snapshot");
-        return;
-    }
-    snap->end_lsn = r->consistent_lsn;
-    snap->closed = 1;
-    for (int row = 0; row < PQntuples(res) && r->state == PG_SNAPSHOT; row++) {
+    int nrows = PQntuples(res);
+    uint32_t index = 0;
+    const char *db = PQdb(pgconn_pg(r->ctl));
+    for (int row = 0; row < nrows; row++) {
         for (int c = 0; c < ncols; c++) {
             vals[c].kind = PQgetisnull(res, row, c) ? PGOUTPUT_VALUE_NULL : PGOUTPUT_VALUE_TEXT;
             vals[c].data = PQgetvalue(res, row, c);
             vals[c].len = (uint32_t)PQgetlength(res, row, c);
         }
         struct pgoutput_tuple tuple = {.ncols = (uint16_t)ncols, .values = vals};
+        json_t *key = pgoutput_tuple_key_json(r->decoder, &rel, &tuple, NULL,
+                                              (const char *const *)t->key_columns);
+        if (!key) goto bad;
+        if (row == nrows - 1) {
+            /* the resume point: the key's text values, as the next chunk query takes them */
+            json_t *after = json_array();
+            for (char **k = t->key_columns; k && *k; k++) {
+                int c = PQfnumber(res, *k);
+                json_array_append_new(after, c >= 0 ? json_string(PQgetvalue(res, row, c))
+                                                    : json_null());
+            }
+            e->chunk_after = after;
+        }
+        if (nskip) {
+            char *text = json_dumps(key, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+            int skipped = text && bsearch(&text, skip, nskip, sizeof *skip, key_cmp);
+            free(text);
+            if (skipped) {
+                json_decref(key);
+                continue;
+            }
+        }
         json_t *after = pgoutput_tuple_to_json(r->decoder, &rel, &tuple, NULL, NULL);
-        json_t *key = after ? pgoutput_tuple_key_json(r->decoder, &rel, &tuple, NULL,
-                                                      (const char *const *)t->key_columns)
-                            : NULL;
-        if (!after || !key) {
-            json_decref(after);
+        if (!after) {
             json_decref(key);
-            reader_fail(r, "cannot read a snapshot row of %s.%s: %s", t->cfg->schema,
-                        t->cfg->name, r->decoder->errstr);
-            break;
+            goto bad;
         }
         struct change_event ev = {.op = 'r', .after = after, .connector = "postgresql",
-                                  .source = r->src->name, .db = PQdb(r->sql),
+                                  .source = r->src->name, .db = db,
                                   .schema = t->cfg->schema, .table = t->cfg->name,
-                                  .lsn = r->consistent_lsn, .commit_us = r->snapshot_commit_us,
+                                  .lsn = lsn, .commit_us = commit_us,
                                   .read_us = event_now_us(), .snapshot = 1};
-        event_position_pg(ev.position, r->consistent_lsn, 0);
-        int rc = produce(r, snap, (int)r->snapshot_table, key, &ev);
+        event_position_pg(ev.position, lsn, index++);
+        int rc = produce(r, e, table, key, &ev);
         json_decref(after);
         json_decref(key);
         if (rc != 0) {
+            free(cols);
+            free(vals);
             reader_fail(r, "the backbone's local queue is full");
-            break;
+            return NULL;
         }
+        (*emitted)++;
         metrics_inc(r->m_snapshot_rows, 1);
     }
     free(cols);
     free(vals);
+    return e;
+bad:
+    free(cols);
+    free(vals);
+    reader_fail(r, "cannot read a snapshot row of %s: %s", t->label, r->decoder->errstr);
+    return NULL;
 }
 
-static void sql_readable(evutil_socket_t fd, short what, void *arg)
+/* The chunk query: rows after the last key, in key order. */
+static char *chunk_sql(struct pg_reader *r, struct pgconn *c, const struct table_info *t,
+                       int *nparams)
 {
-    (void)fd;
-    (void)what;
-    struct pg_reader *r = arg;
-    if (r->state != PG_SNAPSHOT || !r->sql) return;
-    if (!PQconsumeInput(r->sql)) {
-        reader_fail(r, "snapshot connection lost: %s", PQerrorMessage(r->sql));
+    PGconn *pg = pgconn_pg(c);
+    char cols[2048] = "", params[1024] = "";
+    int n = 0;
+    for (char **k = t->key_columns; k && *k; k++, n++) {
+        char *id = PQescapeIdentifier(pg, *k, strlen(*k));
+        if (!id) return NULL;
+        size_t used = strlen(cols);
+        snprintf(cols + used, sizeof cols - used, "%s%s", n ? ", " : "", id);
+        PQfreemem(id);
+        used = strlen(params);
+        snprintf(params + used, sizeof params - used, "%s$%d", n ? ", " : "", n + 1);
+    }
+    size_t len = strlen(cols) * 2 + strlen(params) + strlen(t->qualified) + 128;
+    char *sql = malloc(len);
+    if (!sql) return NULL;
+    if (t->after_key)
+        snprintf(sql, len, "SELECT * FROM %s WHERE (%s) > (%s) ORDER BY %s LIMIT %d",
+                 t->qualified, cols, params, cols, r->src->snapshot_chunk_rows);
+    else
+        snprintf(sql, len, "SELECT * FROM %s ORDER BY %s LIMIT %d", t->qualified, cols,
+                 r->src->snapshot_chunk_rows);
+    *nparams = t->after_key ? n : 0;
+    return sql;
+}
+
+static const char **after_params(const struct table_info *t)
+{
+    size_t n = json_array_size(t->after_key);
+    const char **p = calloc(n + 1, sizeof *p);
+    for (size_t i = 0; p && i < n; i++) p[i] = json_string_value(json_array_get(t->after_key, i));
+    return p;
+}
+
+static void set_rows_total(struct table_info *t, PGresult *res)
+{
+    double total = PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : 0;
+    t->rows_total = total > 0 ? (int64_t)total : 0;
+    if (t->rows_total < t->rows_done) t->rows_total = t->rows_done;
+    metrics_set(t->m_rows_total, (double)t->rows_total);
+}
+
+/* Rows to expect: exact for small tables (inside the snapshot when a worker asks), the
+ * planner's estimate for big ones, where counting would cost a scan of its own. The
+ * count's subquery runs only when its CASE branch is taken. The caller frees. */
+static char *count_sql(const struct table_info *t)
+{
+    char *sql = malloc(1024);
+    if (sql)
+        snprintf(sql, 1024,
+                 "SELECT CASE WHEN c.reltuples >= %.0f THEN c.reltuples::int8 ELSE (SELECT "
+                 "count(*) FROM %s) END FROM pg_class c WHERE c.oid = '%s'::regclass",
+                 PG_EXACT_COUNT_BELOW, t->qualified, t->qualified);
+    return sql;
+}
+
+/* Books a read chunk as entry e: its position, the table's progress and resume point.
+ * Returns 1 when it was the table's last chunk. */
+static int chunk_account(struct pg_reader *r, struct txn *e, int table, uint64_t lsn,
+                         int64_t rows_read)
+{
+    struct table_info *t = &r->tables[table];
+    e->closed = 1;
+    e->end_lsn = lsn;
+    e->chunk_table = table;
+    e->chunk_kind = t->kind;
+    t->rows_done += rows_read;
+    if (t->rows_done > t->rows_total) t->rows_total = t->rows_done;
+    metrics_set(t->m_rows_done, (double)t->rows_done);
+    metrics_set(t->m_rows_total, (double)t->rows_total);
+    e->chunk_rows = t->rows_done;
+    if (e->chunk_after) {
+        json_decref(t->after_key);
+        t->after_key = json_incref(e->chunk_after);
+    } else if (t->after_key) {
+        e->chunk_after = json_incref(t->after_key);
+    }
+    if (rows_read >= r->src->snapshot_chunk_rows) return 0;
+    e->chunk_last = 1;
+    t->snap = TS_READ;
+    log_info("cdc.pg", "%s: %s snapshot of %s read (%" PRId64 " rows)", r->src->name,
+             kind_names[t->kind], t->label, t->rows_done);
+    write_status(r);
+    return 1;
+}
+
+/* ---- the initial snapshot: workers in the exported snapshot ---- */
+
+static void worker_query_failed(struct worker *w, PGresult *res, const char *what)
+{
+    struct pg_reader *r = w->r;
+    char why[600];
+    pgconn_error_text(res, pgconn_pg(w->conn), why, sizeof why);
+    PQclear(res);
+    reader_fail(r, "%s: %s", what, why);
+}
+
+static void all_workers_done(struct pg_reader *r)
+{
+    for (int i = 0; i < r->nworkers; i++)
+        if (!r->workers[i].finished) return;
+    for (int i = 0; i < r->nworkers; i++) {
+        pgconn_free(r->workers[i].conn);
+        r->workers[i].conn = NULL;
+    }
+    r->nworkers = 0;
+    struct txn *end = fifo_push(r);
+    if (!end) {
+        reader_fail(r, "out of memory");
         return;
     }
-    if (PQisBusy(r->sql)) return;
-    PGresult *res;
-    int fetched = -1;
-    while ((res = PQgetResult(r->sql))) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_TUPLES_OK) {
-            fetched = PQntuples(res);
-            snapshot_rows(r, res);
-        } else if (st != PGRES_COMMAND_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
-            PQclear(res);
-            reader_fail(r, "snapshot query failed: %s", why);
-            return;
-        }
-        PQclear(res);
-        if (r->state != PG_SNAPSHOT) return;
-    }
-    if (fetched == 0) { /* this table is done */
-        r->snapshot_cursor_open = 0;
-        log_info("cdc.pg", "%s: snapshot of %s.%s read", r->src->name,
-                 r->tables[r->snapshot_table].cfg->schema, r->tables[r->snapshot_table].cfg->name);
-        r->snapshot_table++;
-    }
-    snapshot_next(r);
+    end->is_snapshot_end = 1; /* confirmed, in order, only after every chunk */
+    end->end_lsn = r->consistent_lsn;
+    end->closed = 1;
+    log_info("cdc.pg", "%s: snapshot read (%.0f rows); waiting for it to be applied while "
+                       "streaming", r->src->name, metrics_value(r->m_snapshot_rows));
+    stream_start(r);
 }
 
-static void snapshot_next(struct pg_reader *r)
+static void worker_chunk(struct pgconn *c, PGresult *res, void *arg)
 {
+    struct worker *w = arg;
+    struct pg_reader *r = w->r;
+    w->busy = 0;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char what[400];
+        snprintf(what, sizeof what, "snapshot query of %s failed", r->tables[w->table].label);
+        worker_query_failed(w, res, what);
+        return;
+    }
+    (void)c;
+    int64_t emitted = 0;
+    int nrows = PQntuples(res);
+    struct txn *e = nrows ? emit_rows(r, w->table, res, r->consistent_lsn, r->snapshot_commit_us,
+                                      NULL, 0, &emitted)
+                          : fifo_push(r);
+    PQclear(res);
+    if (!e) {
+        if (r->state != PG_DOWN) reader_fail(r, "out of memory");
+        return;
+    }
     if (r->state != PG_SNAPSHOT) return;
-    if (r->unapplied >= (uint64_t)r->rt->cfg->backbone.window) {
-        r->snapshot_waiting = 1; /* resumed from the tick once merge catches up */
+    (void)emitted; /* no rows are skipped inside the exported snapshot */
+    if (chunk_account(r, e, w->table, r->consistent_lsn, nrows)) w->table = -1;
+    worker_next(w);
+}
+
+static void worker_send_chunk(struct worker *w)
+{
+    struct pg_reader *r = w->r;
+    struct table_info *t = &r->tables[w->table];
+    int nparams = 0;
+    char *sql = chunk_sql(r, w->conn, t, &nparams);
+    const char **params = nparams ? after_params(t) : NULL;
+    if (!sql || (nparams && !params) ||
+        pgconn_query(w->conn, sql, nparams, params, worker_chunk, w) != 0) {
+        free(sql);
+        free(params);
+        reader_fail(r, "cannot query the snapshot of %s", t->label);
+        return;
+    }
+    free(sql);
+    free(params);
+    w->busy = 1;
+}
+
+static void worker_counted(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct worker *w = arg;
+    w->busy = 0;
+    if (!result_ok(w->r, c, res, "counting a table's rows")) return;
+    set_rows_total(&w->r->tables[w->table], res);
+    PQclear(res);
+    worker_next(w);
+}
+
+static void worker_next(struct worker *w)
+{
+    struct pg_reader *r = w->r;
+    if (r->state != PG_SNAPSHOT || w->busy || w->finished) return;
+    if (window_full(r)) {
+        w->waiting = 1; /* resumed from the tick once merge catches up */
         r->reading_paused = 1;
         return;
     }
-    char sql[1024];
-    if (r->snapshot_table >= r->ntables) {
-        PGresult *res = PQexec(r->sql, "COMMIT");
-        PQclear(res);
-        event_free(r->sql_ev);
-        r->sql_ev = NULL;
-        PQfinish(r->sql);
-        r->sql = NULL;
-        struct txn *end = fifo_push(r);
-        if (!end) {
-            reader_fail(r, "out of memory");
-            return;
-        }
-        end->is_snapshot = 1; /* confirmed, in order, only after every chunk */
-        end->end_lsn = r->consistent_lsn;
-        end->closed = 1;
-        log_info("cdc.pg", "%s: snapshot read (%.0f rows); waiting for it to be applied while "
-                           "streaming", r->src->name, metrics_value(r->m_snapshot_rows));
-        stream_start(r);
+    if (w->table < 0) {
+        for (size_t i = 0; i < r->ntables; i++)
+            if (r->tables[i].snap == TS_QUEUED && !r->tables[i].parked) {
+                w->table = (int)i;
+                r->tables[i].snap = TS_READING;
+                w->busy = 1;
+                char *sql = count_sql(&r->tables[i]);
+                if (!sql || pgconn_query(w->conn, sql, 0, NULL, worker_counted, w) != 0)
+                    reader_fail(r, "the snapshot connection is gone");
+                free(sql);
+                write_status(r);
+                return;
+            }
+        w->finished = 1;
+        all_workers_done(r);
         return;
     }
-    /* one cursor per table: a finished one stays open until the transaction ends */
-    if (!r->snapshot_cursor_open) {
-        snprintf(sql, sizeof sql,
-                 "DECLARE stockmesh_snapshot_%zu NO SCROLL CURSOR FOR SELECT * FROM %s; "
-                 "FETCH %d FROM stockmesh_snapshot_%zu",
-                 r->snapshot_table, r->tables[r->snapshot_table].qualified, PG_SNAPSHOT_FETCH,
-                 r->snapshot_table);
-        r->snapshot_cursor_open = 1;
-    } else {
-        snprintf(sql, sizeof sql, "FETCH %d FROM stockmesh_snapshot_%zu", PG_SNAPSHOT_FETCH,
-                 r->snapshot_table);
-    }
-    if (!PQsendQuery(r->sql, sql)) {
-        reader_fail(r, "cannot query the snapshot: %s", PQerrorMessage(r->sql));
-        return;
-    }
+    worker_send_chunk(w);
 }
 
-static int snapshot_begin(struct pg_reader *r, char *err, size_t errlen)
+static void worker_imported(struct pgconn *c, PGresult *res, void *arg)
 {
-    char *slot = PQescapeIdentifier(r->repl, r->src->slot, strlen(r->src->slot));
-    char sql[512];
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
-             slot ? slot : "");
-    PQfreemem(slot);
-    PGresult *res = repl_exec(r, sql, err, errlen);
-    if (!res) return -1;
-    int ok = 0;
-    r->consistent_lsn = pgoutput_parse_lsn(PQgetvalue(res, 0, 1), &ok);
-    char snapshot_name[128];
-    snprintf(snapshot_name, sizeof snapshot_name, "%s", PQgetvalue(res, 0, 2));
+    struct worker *w = arg;
+    struct pg_reader *r = w->r;
+    if (!result_ok(r, c, res, "importing the slot's snapshot")) return;
+    if (w == &r->workers[0] && PQntuples(res) > 0)
+        r->snapshot_commit_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
-    if (!ok) {
-        snprintf(err, errlen, "CREATE_REPLICATION_SLOT returned no consistent point");
-        return -1;
-    }
-    /* the exported snapshot lives only until the next command on the replication
-       connection: import it right away */
-    res = sql_exec(r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen);
-    if (!res) return -1;
-    PQclear(res);
-    char *lit = PQescapeLiteral(r->sql, snapshot_name, strlen(snapshot_name));
-    snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
-    PQfreemem(lit);
-    res = sql_exec(r, sql, err, errlen);
-    if (!res) return -1;
-    PQclear(res);
-    res = sql_exec(r, "SELECT (extract(epoch from now()) * 1000000)::int8", err, errlen);
-    if (!res) return -1;
-    r->snapshot_commit_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    w->imported = 1;
+    for (int i = 0; i < r->nworkers; i++)
+        if (!r->workers[i].imported) return;
 
+    /* every worker holds the snapshot: the replication connection is free again */
     unsigned char raw[8];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) memset(raw, 0, sizeof raw);
     char lsn[PGOUTPUT_LSN_BUFLEN];
     pgoutput_format_lsn(r->consistent_lsn, lsn);
     snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s-%02x%02x%02x%02x%02x%02x%02x%02x",
              lsn, raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
-
+    /* Redis and the state database name the same snapshot from its start: a restart
+       resumes it only while Redis still holds what was applied of it */
+    char key[192];
+    snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
+    redis_sendf(r->redis, NULL, NULL, "SET %s %s", key, r->snapshot_token);
+    store_set(r->rt->store, r->scope, "snapshot.pending", r->snapshot_token);
     r->confirmed_lsn = r->consistent_lsn;
-    r->snapshot_table = 0;
-    r->snapshot_cursor_open = 0;
-    PQsetnonblocking(r->sql, 1);
-    r->sql_ev = event_new(r->rt->base, PQsocket(r->sql), EV_READ | EV_PERSIST, sql_readable, r);
-    event_add(r->sql_ev, NULL);
-    r->state = PG_SNAPSHOT;
-    metrics_set(r->m_state, PG_SNAPSHOT);
-    log_info("cdc.pg", "%s: slot %s created at %s; reading the snapshot of %zu tables",
-             r->src->name, r->src->slot, lsn, r->ntables);
-    snapshot_next(r);
-    return 0;
+    set_state(r, PG_SNAPSHOT);
+    log_info("cdc.pg", "%s: slot %s created at %s; reading %zu tables, %d at a time",
+             r->src->name, r->src->slot, lsn, r->ntables, r->nworkers);
+    for (int i = 0; i < r->nworkers; i++) worker_next(&r->workers[i]);
 }
 
-/* Decides between resuming the stream and starting over with a snapshot. */
-static int setup(struct pg_reader *r, const char *redis_token, char *err, size_t errlen)
+static void slot_created(struct pgconn *c, PGresult *res, void *arg)
 {
-    PGresult *res = sql_exec(r, "SHOW wal_level", err, errlen);
-    if (!res) return -1;
-    int logical = strcmp(PQgetvalue(res, 0, 0), "logical") == 0;
-    char level[32];
-    snprintf(level, sizeof level, "%s", PQgetvalue(res, 0, 0));
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot create the replication slot")) return;
+    int ok = 0;
+    r->consistent_lsn = PQntuples(res) ? pgoutput_parse_lsn(PQgetvalue(res, 0, 1), &ok) : 0;
+    snprintf(r->snapshot_name, sizeof r->snapshot_name, "%s",
+             PQntuples(res) ? PQgetvalue(res, 0, 2) : "");
     PQclear(res);
-    if (!logical) {
-        snprintf(err, errlen, "the server runs with wal_level=%s; set wal_level=logical in "
-                              "postgresql.conf and restart PostgreSQL", level);
-        return -1;
+    if (!ok || !r->snapshot_name[0]) {
+        reader_fail(r, "CREATE_REPLICATION_SLOT returned no consistent point or snapshot");
+        return;
     }
-    if (load_table_keys(r, err, errlen) != 0 || ensure_publication(r, err, errlen) != 0)
-        return -1;
+    /* the exported snapshot lives only until the next command on the replication
+       connection: every worker imports it before anything else is sent there */
+    for (int i = 0; i < r->nworkers; i++) {
+        struct worker *w = &r->workers[i];
+        char *lit = PQescapeLiteral(pgconn_pg(w->conn), r->snapshot_name, strlen(r->snapshot_name));
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s; "
+                 "SELECT (extract(epoch from now()) * 1000000)::int8",
+                 lit ? lit : "''");
+        PQfreemem(lit);
+        if (pgconn_query(w->conn, sql, 0, NULL, worker_imported, w) != 0) {
+            reader_fail(r, "a snapshot connection is gone");
+            return;
+        }
+    }
+}
 
-    const char *params[] = {r->src->slot};
-    res = PQexecParams(r->sql,
-                       "SELECT confirmed_flush_lsn::text, plugin FROM pg_replication_slots WHERE "
-                       "slot_name = $1",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "cannot read pg_replication_slots: %s", PQresultErrorMessage(res));
-        PQclear(res);
-        return -1;
+static void worker_state(struct pgconn *c, const char *err, void *arg)
+{
+    (void)c;
+    struct worker *w = arg;
+    struct pg_reader *r = w->r;
+    if (err) {
+        char msg[1024];
+        explain_connect_error(r, 0, err, msg, sizeof msg);
+        reader_fail(r, "snapshot connection: %s", msg);
+        return;
     }
-    int slot_exists = PQntuples(res) > 0;
-    uint64_t slot_lsn = 0;
-    if (slot_exists) {
+    w->ready = 1;
+    for (int i = 0; i < r->nworkers; i++)
+        if (!r->workers[i].ready) return;
+    PGconn *pg = pgconn_pg(r->repl);
+    char *slot = PQescapeIdentifier(pg, r->src->slot, strlen(r->src->slot));
+    char sql[512];
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
+             slot ? slot : "");
+    PQfreemem(slot);
+    if (pgconn_query(r->repl, sql, 0, NULL, slot_created, r) != 0)
+        reader_fail(r, "the replication connection is gone");
+}
+
+static void snapshot_fresh(struct pg_reader *r)
+{
+    store_delete(r->rt->store, r->scope, "snapshot");
+    store_delete(r->rt->store, r->scope, "snapshot.pending");
+    size_t queued = 0;
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        char key[320];
+        progress_key(t, key, sizeof key);
+        store_delete(r->rt->store, r->scope, key);
+        t->rows_done = t->rows_total = 0;
+        metrics_set(t->m_rows_done, 0);
+        metrics_set(t->m_rows_total, 0);
+        json_decref(t->after_key);
+        t->after_key = NULL;
+        t->kind = SK_INITIAL;
+        /* the snapshot reads the tables as they are now */
+        if (t->have_catalog && !t->parked) {
+            if (t->have_schema) schema_table_release(&t->schema);
+            t->schema = t->catalog;
+            memset(&t->catalog, 0, sizeof t->catalog);
+            t->have_catalog = 0;
+            t->have_schema = 1;
+            schema_save(r, t);
+        }
+        t->snap = t->parked ? TS_NONE : TS_QUEUED;
+        queued += !t->parked;
+    }
+    int n = r->src->snapshot_parallel;
+    if ((size_t)n > queued) n = (int)queued;
+    if (n < 1) n = 1;
+    if (n > PG_MAX_WORKERS) n = PG_MAX_WORKERS;
+    r->nworkers = n;
+    for (int i = 0; i < n; i++) {
+        struct worker *w = &r->workers[i];
+        memset(w, 0, sizeof *w);
+        w->r = r;
+        w->table = -1;
+        w->conn = open_conn(r, 0, worker_state, w);
+        if (!w->conn) return;
+    }
+}
+
+/* ---- watermark chunks while streaming (resumed and requested snapshots) ---- */
+
+static void wm_emit(struct pg_reader *r, uint64_t lsn)
+{
+    qsort(r->seen, r->nseen, sizeof *r->seen, key_cmp);
+    int nrows = PQntuples(r->wm_rows);
+    int64_t emitted = 0;
+    struct txn *e = nrows ? emit_rows(r, r->wm_table, r->wm_rows, lsn, event_now_us(), r->seen,
+                                      r->nseen, &emitted)
+                          : fifo_push(r);
+    if (!e) {
+        if (r->state != PG_DOWN) reader_fail(r, "out of memory");
+        return;
+    }
+    PQclear(r->wm_rows);
+    r->wm_rows = NULL;
+    r->wm_open = 0;
+    seen_clear(r);
+    chunk_account(r, e, r->wm_table, lsn, nrows);
+    r->wm = WM_IDLE;
+    wm_next(r);
+}
+
+static void wm_high_sent(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "writing a high watermark")) return;
+    PQclear(res);
+    if (r->wm == WM_HIGH) r->wm = WM_WAIT_HIGH; /* the stream emits the chunk when it sees it */
+}
+
+static int wm_message(struct pg_reader *r, const char *which, pgconn_result_cb cb)
+{
+    char content[256], sql[400];
+    snprintf(content, sizeof content, "%s %s %" PRIu64, r->src->name, which, r->wm_id);
+    char *lit = PQescapeLiteral(pgconn_pg(r->ctl), content, strlen(content));
+    snprintf(sql, sizeof sql, "SELECT pg_logical_emit_message(false, '%s', %s)", WATERMARK_PREFIX,
+             lit ? lit : "''");
+    PQfreemem(lit);
+    return pgconn_query(r->ctl, sql, 0, NULL, cb, r);
+}
+
+static void wm_selected(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "reading a snapshot chunk")) return;
+    PQclear(r->wm_rows);
+    r->wm_rows = res;
+    r->wm = WM_HIGH;
+    if (wm_message(r, "high", wm_high_sent) != 0) reader_fail(r, "the control connection is gone");
+}
+
+static void wm_low_sent(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "writing a low watermark")) return;
+    PQclear(res);
+    struct table_info *t = &r->tables[r->wm_table];
+    int nparams = 0;
+    char *sql = chunk_sql(r, r->ctl, t, &nparams);
+    const char **params = nparams ? after_params(t) : NULL;
+    r->wm = WM_SELECT;
+    if (!sql || (nparams && !params) ||
+        pgconn_query(r->ctl, sql, nparams, params, wm_selected, r) != 0)
+        reader_fail(r, "cannot query a snapshot chunk of %s", t->label);
+    free(sql);
+    free(params);
+}
+
+static void wm_start_chunk(struct pg_reader *r)
+{
+    r->wm_id++;
+    r->wm_open = 0;
+    seen_clear(r);
+    r->wm = WM_LOW;
+    if (wm_message(r, "low", wm_low_sent) != 0) reader_fail(r, "the control connection is gone");
+}
+
+static void wm_counted(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "counting a table's rows")) return;
+    set_rows_total(&r->tables[r->wm_table], res);
+    PQclear(res);
+    wm_start_chunk(r);
+}
+
+static void wm_next(struct pg_reader *r)
+{
+    if (r->state != PG_STREAMING || r->wm != WM_IDLE || !r->ctl) return;
+    if (r->wm_table >= 0 && (size_t)r->wm_table < r->ntables &&
+        r->tables[r->wm_table].snap == TS_READING && !r->tables[r->wm_table].parked) {
+        if (window_full(r)) return; /* the tick tries again */
+        wm_start_chunk(r);
+        return;
+    }
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        if (t->snap != TS_QUEUED || t->parked) continue;
+        if (window_full(r)) return;
+        t->snap = TS_READING;
+        r->wm_table = (int)i;
+        r->wm = WM_COUNT;
+        log_info("cdc.pg", "%s: %s snapshot of %s%s", r->src->name, kind_names[t->kind], t->label,
+                 t->after_key ? " continues after the last confirmed chunk" : " starts");
+        char *sql = count_sql(t);
+        if (!sql || pgconn_query(r->ctl, sql, 0, NULL, wm_counted, r) != 0)
+            reader_fail(r, "the control connection is gone");
+        free(sql);
+        write_status(r);
+        return;
+    }
+    r->wm_table = -1;
+    if (r->snapshot_pending_end) {
+        /* the resumed initial snapshot is read: its end confirms like the original would */
+        for (size_t i = 0; i < r->ntables; i++)
+            if (r->tables[i].kind == SK_RESUMED && r->tables[i].snap == TS_READING) return;
+        r->snapshot_pending_end = 0;
+        struct txn *end = fifo_push(r);
+        if (!end) {
+            reader_fail(r, "out of memory");
+            return;
+        }
+        end->is_snapshot_end = 1;
+        end->closed = 1;
+    }
+}
+
+/* ---- setup ---- */
+
+static void setup_tables(struct pg_reader *r);
+static void setup_publication(struct pg_reader *r);
+
+static void decide(struct pg_reader *r, int slot_exists, uint64_t slot_lsn);
+
+static void slot_dropped(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot drop the old replication slot")) return;
+    PQclear(res);
+    snapshot_fresh(r);
+}
+
+static void slot_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot read pg_replication_slots")) return;
+    int exists = PQntuples(res) > 0;
+    uint64_t lsn = 0;
+    if (exists) {
         int ok = 0;
-        slot_lsn = pgoutput_parse_lsn(PQgetvalue(res, 0, 0), &ok);
+        lsn = pgoutput_parse_lsn(PQgetvalue(res, 0, 0), &ok);
+        if (strcmp(PQgetvalue(res, 0, 1), "pgoutput") != 0) {
+            char plugin[64];
+            snprintf(plugin, sizeof plugin, "%s", PQgetvalue(res, 0, 1));
+            PQclear(res);
+            reader_fail(r, "slot %s exists with plugin %s, not pgoutput: drop it "
+                           "(SELECT pg_drop_replication_slot('%s')) or configure another slot",
+                        r->src->slot, plugin, r->src->slot);
+            return;
+        }
     }
     PQclear(res);
+    decide(r, exists, lsn);
+}
 
-    char local_token[64] = "";
-    int have_local = store_get(r->rt->store, r->scope, "snapshot", local_token,
-                               sizeof local_token) == 0;
-    int redis_current = have_local && redis_token && strcmp(local_token, redis_token) == 0;
-    if (slot_exists && redis_current) {
+/* Picks up where the last run stopped: stream on, resume an unfinished snapshot, or
+ * start over with a new slot when Redis no longer holds this source's data. */
+static void decide(struct pg_reader *r, int slot_exists, uint64_t slot_lsn)
+{
+    char done[64] = "", pending[64] = "";
+    int have_done = store_get(r->rt->store, r->scope, "snapshot", done, sizeof done) == 0;
+    int have_pending =
+        store_get(r->rt->store, r->scope, "snapshot.pending", pending, sizeof pending) == 0;
+    int redis_done = have_done && r->have_redis_token && strcmp(done, r->redis_token) == 0;
+    int redis_pending = have_pending && r->have_redis_token && strcmp(pending, r->redis_token) == 0;
+    if (slot_exists && (redis_done || redis_pending)) {
         r->confirmed_lsn = slot_lsn;
+        if (redis_pending) snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", pending);
+        /* unfinished tables: the initial snapshot's, or requested re-snapshots */
+        size_t resumed = 0;
+        for (size_t i = 0; i < r->ntables; i++) {
+            struct table_info *t = &r->tables[i];
+            char key[320], text[8192];
+            progress_key(t, key, sizeof key);
+            json_t *doc = NULL;
+            if (store_get(r->rt->store, r->scope, key, text, sizeof text) == 0)
+                doc = json_loads(text, 0, NULL);
+            const char *kind = doc ? json_string_value(json_object_get(doc, "kind")) : NULL;
+            int is_done = doc && json_is_true(json_object_get(doc, "done"));
+            int requested = kind && strcmp(kind, "requested") == 0;
+            if ((redis_pending && !is_done) || (requested && !is_done)) {
+                json_t *after = doc ? json_object_get(doc, "after") : NULL;
+                json_decref(t->after_key);
+                t->after_key = json_is_array(after) ? json_incref(after) : NULL;
+                t->rows_done = doc ? json_integer_value(json_object_get(doc, "rows")) : 0;
+                t->kind = requested ? SK_REQUESTED : SK_RESUMED;
+                t->snap = t->parked ? TS_NONE : TS_QUEUED;
+                resumed++;
+            }
+            json_decref(doc);
+        }
+        r->snapshot_pending_end = redis_pending;
+        if (resumed) {
+            metrics_inc(r->m_resumes, 1);
+            log_info("cdc.pg", "%s: resuming the snapshot of %zu table(s) from their last "
+                               "confirmed chunks while streaming", r->src->name, resumed);
+        }
         stream_start(r);
-        return r->state == PG_STREAMING ? 0 : -1;
+        return;
     }
     if (slot_exists) {
         log_warning("cdc.pg", "%s: %s; dropping slot %s and taking a new snapshot", r->src->name,
-                    !have_local ? "the last snapshot never finished"
-                                : "Redis does not hold this source's snapshot (new or older "
-                                  "Redis)",
+                    !have_done && !have_pending ? "this appliance has no record of the slot"
+                                                : "Redis does not hold this source's snapshot "
+                                                  "(new or older Redis)",
                     r->src->slot);
-        char *slot = PQescapeIdentifier(r->repl, r->src->slot, strlen(r->src->slot));
+        PGconn *pg = pgconn_pg(r->repl);
+        char *slot = PQescapeIdentifier(pg, r->src->slot, strlen(r->src->slot));
         char sql[512];
         snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s WAIT", slot ? slot : "");
         PQfreemem(slot);
-        res = repl_exec(r, sql, err, errlen);
-        if (!res) return -1;
-        PQclear(res);
+        if (pgconn_query(r->repl, sql, 0, NULL, slot_dropped, r) != 0)
+            reader_fail(r, "the replication connection is gone");
+        return;
     }
-    store_delete(r->rt->store, r->scope, "snapshot");
-    return snapshot_begin(r, err, errlen);
+    snapshot_fresh(r);
+}
+
+static void publication_done(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (res && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char why[600];
+        pgconn_error_text(res, pgconn_pg(c), why, sizeof why);
+        PQclear(res);
+        reader_fail(r, "cannot create or alter publication %s: %s (the source's user needs "
+                       "CREATE on the database and ownership of the mapped tables; or create "
+                       "it as an admin: CREATE PUBLICATION %s FOR TABLE <the mapped tables>)",
+                    r->src->publication, why, r->src->publication);
+        return;
+    }
+    PQclear(res);
+    const char *params[] = {r->src->slot};
+    if (pgconn_query(r->ctl,
+                     "SELECT confirmed_flush_lsn::text, plugin FROM pg_replication_slots WHERE "
+                     "slot_name = $1",
+                     1, params, slot_read, r) != 0)
+        reader_fail(r, "the control connection is gone");
+}
+
+static void publication_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot read the publication")) return;
+    /* row 0: does it exist; following rows: its tables */
+    int exists = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    size_t matching = 0, published = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 1)) continue;
+        published++;
+        if (table_for(r, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)) >= 0) matching++;
+    }
+    PQclear(res);
+    if (exists && matching == r->ntables && published == r->ntables) {
+        publication_done(c, NULL, r);
+        return;
+    }
+    PGconn *pg = pgconn_pg(c);
+    char *pub = PQescapeIdentifier(pg, r->src->publication, strlen(r->src->publication));
+    size_t cap = 256 + (pub ? strlen(pub) : 0);
+    for (size_t i = 0; i < r->ntables; i++) cap += strlen(r->tables[i].qualified) + 2;
+    char *sql = malloc(cap);
+    if (!pub || !sql) {
+        PQfreemem(pub);
+        free(sql);
+        reader_fail(r, "out of memory");
+        return;
+    }
+    snprintf(sql, cap, exists ? "ALTER PUBLICATION %s SET TABLE " : "CREATE PUBLICATION %s FOR TABLE ",
+             pub);
+    for (size_t i = 0; i < r->ntables; i++) {
+        if (i) strcat(sql, ", ");
+        strcat(sql, r->tables[i].qualified);
+    }
+    PQfreemem(pub);
+    if (pgconn_query(c, sql, 0, NULL, publication_done, r) != 0)
+        reader_fail(r, "the control connection is gone");
+    free(sql);
+}
+
+static void setup_publication(struct pg_reader *r)
+{
+    const char *params[] = {r->src->publication};
+    if (pgconn_query(r->ctl,
+                     "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), NULL, NULL "
+                     "UNION ALL SELECT true, schemaname::text, tablename::text FROM "
+                     "pg_publication_tables WHERE pubname = $1",
+                     1, params, publication_read, r) != 0)
+        reader_fail(r, "the control connection is gone");
+}
+
+static void free_key_columns(struct table_info *t)
+{
+    if (!t->key_columns) return;
+    for (char **k = t->key_columns; *k; k++) free(*k);
+    free(t->key_columns);
+    t->key_columns = NULL;
+}
+
+/* The shape of a table from a catalog query (attname, atttypid, atttypmod rows). */
+static int shape_from_catalog(const struct table_info *t, PGresult *res, struct schema_table *out)
+{
+    memset(out, 0, sizeof *out);
+    int n = PQntuples(res);
+    out->columns = calloc(n ? (size_t)n : 1, sizeof *out->columns);
+    if (!out->columns) return -1;
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        int key = 0;
+        for (char **k = t->key_columns; k && *k; k++) key |= strcmp(*k, name) == 0;
+        char err[128];
+        if (schema_column_from_pg(&out->columns[out->ncolumns], name,
+                                  (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10),
+                                  (int32_t)strtol(PQgetvalue(res, i, 2), NULL, 10), key, err,
+                                  sizeof err) == 0)
+            out->ncolumns++;
+    }
+    return 0;
+}
+
+/* The first mapped column the shape lacks, or NULL. */
+static const char *missing_mapped(const struct table_info *t, const struct schema_table *shape)
+{
+    for (const char *const *m = t->mapped; *m; m++)
+        if (!schema_table_find(shape, *m)) return *m;
+    return NULL;
+}
+
+static void columns_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot read the columns of a mapped table")) return;
+    struct table_info *t = &r->tables[r->setup_table];
+    if (t->have_catalog) schema_table_release(&t->catalog);
+    int rc = shape_from_catalog(t, res, &t->catalog);
+    PQclear(res);
+    if (rc != 0) {
+        reader_fail(r, "out of memory");
+        return;
+    }
+    t->have_catalog = 1;
+    /* the mapping must find its columns; otherwise the table waits, parked */
+    const char *missing = missing_mapped(t, &t->catalog);
+    if (missing && !t->parked) {
+        t->parked = 1;
+        snprintf(t->parked_reason, sizeof t->parked_reason,
+                 "the mapping reads column %.64s, which %.100s does not have; fix the mapping "
+                 "or the table, then run `stockmesh snapshot %.64s %.100s`",
+                 missing, t->label, r->src->name, t->label);
+        park_save(r, t);
+        log_error("cdc.pg", "%s: table %s parked: %s", r->src->name, t->label, t->parked_reason);
+    }
+    if (!t->have_schema && !t->parked) {
+        t->schema = t->catalog;
+        t->have_schema = 1;
+        memset(&t->catalog, 0, sizeof t->catalog);
+        t->have_catalog = 0;
+        schema_save(r, t);
+    }
+    r->setup_table++;
+    setup_tables(r);
+}
+
+static void keys_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    struct table_info *t = &r->tables[r->setup_table];
+    char what[400];
+    snprintf(what, sizeof what, "cannot read the key of %s", t->label);
+    if (!result_ok(r, c, res, what)) return;
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        reader_fail(r, "table %s does not exist in database %s (or the source's user %s cannot "
+                       "see it)", t->label, PQdb(pgconn_pg(c)), r->user);
+        return;
+    }
+    char ident = PQgetvalue(res, 0, 0)[0];
+    int can_select = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    if (!can_select) {
+        PQclear(res);
+        reader_fail(r, "the source's user %s may not read %s: GRANT SELECT ON %s TO %s", r->user,
+                    t->label, t->qualified, r->user);
+        return;
+    }
+    if (ident == 'n') {
+        PQclear(res);
+        reader_fail(r, "table %s has REPLICA IDENTITY NOTHING, so its updates and deletes carry "
+                       "no key: ALTER TABLE %s REPLICA IDENTITY DEFAULT (with a primary key)",
+                    t->label, t->qualified);
+        return;
+    }
+    if (PQgetisnull(res, 0, 2)) {
+        PQclear(res);
+        if (ident == 'i')
+            reader_fail(r, "table %s: its replica identity index is gone; ALTER TABLE %s REPLICA "
+                           "IDENTITY DEFAULT and add a primary key", t->label, t->qualified);
+        else
+            reader_fail(r, "table %s has no primary key, so change events have no key (and "
+                           "publishing its updates would make them fail at the source): add "
+                           "one, or ALTER TABLE %s REPLICA IDENTITY USING INDEX <a unique index "
+                           "on NOT NULL columns>", t->label, t->qualified);
+        return;
+    }
+    free_key_columns(t);
+    t->key_columns = calloc((size_t)n + 1, sizeof *t->key_columns);
+    for (int j = 0; j < n && t->key_columns; j++) t->key_columns[j] = strdup(PQgetvalue(res, j, 2));
+    PQclear(res);
+    if (!t->key_columns) {
+        reader_fail(r, "out of memory");
+        return;
+    }
+    const char *params[] = {t->qualified};
+    if (pgconn_query(c,
+                     "SELECT a.attname, a.atttypid::int8, a.atttypmod FROM pg_attribute a "
+                     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+                     "ORDER BY a.attnum",
+                     1, params, columns_read, r) != 0)
+        reader_fail(r, "the control connection is gone");
+}
+
+/* One table at a time: its key (replica identity), privileges, then its columns. */
+static void setup_tables(struct pg_reader *r)
+{
+    if (r->setup_table >= r->ntables) {
+        setup_publication(r);
+        return;
+    }
+    struct table_info *t = &r->tables[r->setup_table];
+    schema_load(r, t);
+    const char *params[] = {t->qualified};
+    if (pgconn_query(r->ctl,
+                     "SELECT c.relreplident::text, has_table_privilege(c.oid, 'SELECT'), "
+                     "a.attname FROM pg_class c LEFT JOIN pg_index i ON i.indrelid = c.oid AND "
+                     "CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary "
+                     "END LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY "
+                     "(i.indkey) WHERE c.oid = to_regclass($1) ORDER BY "
+                     "array_position(i.indkey::int2[], a.attnum)",
+                     1, params, keys_read, r) != 0)
+        reader_fail(r, "the control connection is gone");
+}
+
+static void wal_level_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "cannot read wal_level")) return;
+    char level[32];
+    snprintf(level, sizeof level, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
+    snprintf(r->user, sizeof r->user, "%s", PQntuples(res) ? PQgetvalue(res, 0, 1) : "");
+    PQclear(res);
+    if (strcmp(level, "logical") != 0) {
+        reader_fail(r, "the server runs with wal_level=%s; set wal_level=logical in "
+                       "postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart "
+                       "PostgreSQL", level);
+        return;
+    }
+    r->setup_table = 0;
+    setup_tables(r);
 }
 
 static void snapshot_token_reply(void *arg, redisReply *reply)
@@ -1018,25 +2065,17 @@ static void snapshot_token_reply(void *arg, redisReply *reply)
         reader_fail(r, "cannot read the snapshot marker from Redis");
         return;
     }
-    char err[1024];
-    if (setup(r, reply->type == REDIS_REPLY_STRING ? reply->str : NULL, err, sizeof err) != 0 &&
-        r->state != PG_DOWN)
-        reader_fail(r, "%s", err);
+    r->have_redis_token = reply->type == REDIS_REPLY_STRING;
+    snprintf(r->redis_token, sizeof r->redis_token, "%s",
+             r->have_redis_token ? reply->str : "");
+    set_state(r, PG_SETUP);
+    if (pgconn_query(r->ctl, "SELECT current_setting('wal_level'), current_user", 0, NULL,
+                     wal_level_read, r) != 0)
+        reader_fail(r, "the control connection is gone");
 }
 
-static void connect_cb(evutil_socket_t fd, short what, void *arg)
+static void both_connected(struct pg_reader *r)
 {
-    (void)fd;
-    (void)what;
-    struct pg_reader *r = arg;
-    char err[1024];
-    r->state = PG_WAIT_REDIS; /* from here on, failures go through reader_fail */
-    r->repl = connect_pg(r, 1, err, sizeof err);
-    if (r->repl) r->sql = connect_pg(r, 0, err, sizeof err);
-    if (!r->repl || !r->sql) {
-        reader_fail(r, "%s", err);
-        return;
-    }
     pgoutput_free(r->decoder); /* relations are sent again on every new stream */
     r->decoder = pgoutput_new();
     if (!r->decoder) {
@@ -1047,10 +2086,180 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
         reader_fail(r, "Redis is not reachable yet");
         return;
     }
+    set_state(r, PG_WAIT_REDIS);
     char key[192];
     snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
     if (redis_sendf(r->redis, snapshot_token_reply, r, "GET %s", key) != 0)
         reader_fail(r, "Redis is not reachable");
+}
+
+static void conn_state(struct pg_reader *r, struct pgconn *c, const char *err)
+{
+    int replication = c == r->repl;
+    if (err) {
+        char msg[1400];
+        explain_connect_error(r, replication, err, msg, sizeof msg);
+        if (r->state == PG_CONNECTING)
+            reader_fail(r, "%s", msg);
+        else
+            reader_fail(r, "%s connection lost: %s", replication ? "replication" : "control", err);
+        return;
+    }
+    if (replication)
+        r->repl_ready = 1;
+    else
+        r->ctl_ready = 1;
+    if (r->repl_ready && r->ctl_ready && r->state == PG_CONNECTING) both_connected(r);
+}
+
+static void repl_state(struct pgconn *c, const char *err, void *arg)
+{
+    conn_state(arg, c, err);
+}
+
+static void ctl_state(struct pgconn *c, const char *err, void *arg)
+{
+    conn_state(arg, c, err);
+}
+
+static void connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct pg_reader *r = arg;
+    set_state(r, PG_CONNECTING); /* from here on, failures go through reader_fail */
+    r->wm_table = -1;
+    r->repl = open_conn(r, 1, repl_state, r);
+    if (!r->repl) return;
+    r->ctl = open_conn(r, 0, ctl_state, r);
+}
+
+/* ---- periodic work ---- */
+
+static void lag_read(struct pgconn *c, PGresult *res, void *arg)
+{
+    (void)c;
+    struct pg_reader *r = arg;
+    r->lag_query_in_flight = 0;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+        r->slot_lag = PQgetisnull(res, 0, 0) ? -1 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        r->retained = PQgetisnull(res, 0, 1) ? -1 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        metrics_set(r->m_slot_lag, (double)(r->slot_lag > 0 ? r->slot_lag : 0));
+        metrics_set(r->m_retained, (double)(r->retained > 0 ? r->retained : 0));
+    }
+    PQclear(res);
+}
+
+static void heartbeat_sent(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    r->heartbeat_in_flight = 0;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char why[600];
+        pgconn_error_text(res, pgconn_pg(c), why, sizeof why);
+        log_warning("cdc.pg", "%s: cannot write a heartbeat: %s", r->src->name, why);
+    }
+    PQclear(res);
+}
+
+static void heartbeat(struct pg_reader *r)
+{
+    int64_t now = now_ms();
+    if (now - r->heartbeat_sent_ms < r->src->heartbeat_ms) return;
+    r->heartbeat_sent_ms = now;
+    if (!r->heartbeat_in_flight) {
+        char sql[400], content[200];
+        snprintf(content, sizeof content, "%s %" PRId64, r->src->name, now);
+        char *lit = PQescapeLiteral(pgconn_pg(r->ctl), content, strlen(content));
+        snprintf(sql, sizeof sql, "SELECT pg_logical_emit_message(false, '%s', %s)",
+                 HEARTBEAT_PREFIX, lit ? lit : "''");
+        PQfreemem(lit);
+        if (pgconn_query(r->ctl, sql, 0, NULL, heartbeat_sent, r) == 0) r->heartbeat_in_flight = 1;
+    }
+    if (!r->lag_query_in_flight) {
+        const char *params[] = {r->src->slot};
+        if (pgconn_query(r->ctl,
+                         "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::int8, "
+                         "(pg_current_wal_lsn() - restart_lsn)::int8 FROM pg_replication_slots "
+                         "WHERE slot_name = $1",
+                         1, params, lag_read, r) == 0)
+            r->lag_query_in_flight = 1;
+    }
+}
+
+static void unpark_checked(struct pgconn *c, PGresult *res, void *arg);
+
+struct unpark {
+    struct pg_reader *r;
+    int table;
+};
+
+/* `stockmesh snapshot <source> <table>`: a request in the state database. */
+static void poll_requests(struct pg_reader *r)
+{
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        char key[320], value[64];
+        snprintf(key, sizeof key, "snapshot.request.%s", t->label);
+        if (store_get(r->rt->store, r->scope, key, value, sizeof value) != 0) continue;
+        store_delete(r->rt->store, r->scope, key);
+        if (t->snap == TS_QUEUED || t->snap == TS_READING) {
+            log_info("cdc.pg", "%s: a snapshot of %s is already under way", r->src->name,
+                     t->label);
+            continue;
+        }
+        log_info("cdc.pg", "%s: snapshot of %s requested", r->src->name, t->label);
+        /* the table's current columns decide whether a parked table may go on */
+        struct unpark *u = malloc(sizeof *u);
+        if (!u) continue;
+        u->r = r;
+        u->table = (int)i;
+        const char *params[] = {t->qualified};
+        if (pgconn_query(r->ctl,
+                         "SELECT a.attname, a.atttypid::int8, a.atttypmod FROM pg_attribute a "
+                         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT "
+                         "a.attisdropped ORDER BY a.attnum",
+                         1, params, unpark_checked, u) != 0)
+            free(u);
+    }
+}
+
+static void unpark_checked(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct unpark *u = arg;
+    struct pg_reader *r = u->r;
+    struct table_info *t = &r->tables[u->table];
+    free(u);
+    if (!result_ok(r, c, res, "cannot read the columns of a table to re-snapshot")) return;
+    struct schema_table shape;
+    int rc = shape_from_catalog(t, res, &shape);
+    PQclear(res);
+    const char *missing = rc == 0 ? missing_mapped(t, &shape) : "(out of memory)";
+    if (missing) {
+        log_error("cdc.pg", "%s: %s stays parked: the mapping reads column %s, which the table "
+                            "does not have", r->src->name, t->label, missing);
+        schema_table_release(&shape);
+        return;
+    }
+    if (t->have_schema) schema_table_release(&t->schema);
+    t->schema = shape;
+    t->have_schema = 1;
+    schema_save(r, t);
+    if (t->parked) {
+        t->parked = 0;
+        t->parked_reason[0] = 0;
+        park_save(r, t);
+        log_info("cdc.pg", "%s: %s un-parked; re-reading it", r->src->name, t->label);
+    }
+    json_decref(t->after_key);
+    t->after_key = NULL;
+    t->rows_done = 0;
+    t->rows_total = 0;
+    t->kind = SK_REQUESTED;
+    t->snap = TS_QUEUED;
+    progress_save(r, t, SK_REQUESTED, NULL, 0, 0);
+    write_status(r);
+    wm_next(r);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -1058,17 +2267,25 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct pg_reader *r = arg;
-    if (r->state != PG_STREAMING && r->state != PG_SNAPSHOT) return;
-    if (kafka_embedded(r->rt->kafka)) {
-        if (!r->applied_query_in_flight && r->fifo_count &&
-            redis_sendf(r->redis, applied_reply, r, "HGETALL %s", r->applied_key) == 0)
-            r->applied_query_in_flight = 1;
-    } else {
-        confirm_progress(r);
+    r->ticks++;
+    int every_second = r->ticks % PG_STATUS_EVERY_TICKS == 0;
+    if (r->state == PG_STREAMING || r->state == PG_SNAPSHOT) {
+        if (kafka_embedded(r->rt->kafka)) {
+            if (!r->applied_query_in_flight && r->fifo_count &&
+                redis_sendf(r->redis, applied_reply, r, "HGETALL %s", r->applied_key) == 0)
+                r->applied_query_in_flight = 1;
+        } else {
+            confirm_progress(r);
+        }
+        if (!r->fifo_count) confirm_progress(r);
+        resume_reading(r);
+        send_status(r, 0);
     }
-    if (!r->fifo_count) confirm_progress(r);
-    resume_reading(r);
-    send_status(r, 0);
+    if (r->state == PG_STREAMING) {
+        heartbeat(r);
+        if (every_second) poll_requests(r);
+    }
+    if (every_second) write_status(r);
 }
 
 static void redis_state(void *arg, int ready)
@@ -1093,7 +2310,18 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     r->src = src;
     r->backoff_ms = PG_BACKOFF_MIN_MS;
     r->next_txn_id = 1;
+    r->slot_lag = r->retained = -1;
+    r->wm_table = -1;
+    r->state_since_ms = now_ms();
     snprintf(r->scope, sizeof r->scope, "source:%s", src->name);
+    /* the user, for the fixes error messages name */
+    PQconninfoOption *opts = PQconninfoParse(src->dsn, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->val && strcmp(o->keyword, "user") == 0)
+            snprintf(r->user, sizeof r->user, "%s", o->val);
+        else if (o->val && strcmp(o->keyword, "dbname") == 0)
+            snprintf(r->dbname, sizeof r->dbname, "%s", o->val);
+    PQconninfoFree(opts);
     if (src->password_file &&
         redis_read_password(src->password_file, r->password, sizeof r->password, err, errlen) != 0)
         goto fail;
@@ -1105,6 +2333,8 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         goto fail;
     }
     for (size_t i = 0; i < r->ntables * PG_MAX_PARTITIONS; i++) r->applied[i] = -1;
+    char labels[600];
+    struct metrics *mx = rt->metrics;
     for (size_t i = 0; i < r->ntables; i++) {
         struct table_info *t = &r->tables[i];
         t->cfg = &src->tables[i];
@@ -1113,28 +2343,72 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         kafka_topic(rt->kafka, t->topic, sizeof t->topic, suffix);
         /* identifiers come from validated config: [A-Za-z0-9_] or quoted here */
         snprintf(t->qualified, sizeof t->qualified, "\"%s\".\"%s\"", t->cfg->schema, t->cfg->name);
+        snprintf(t->label, sizeof t->label, "%s.%s", t->cfg->schema, t->cfg->name);
+        size_t m = 0;
+        t->mapped[m++] = t->cfg->sku_column;
+        if (t->cfg->location_column) t->mapped[m++] = t->cfg->location_column;
+        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
+            if (t->cfg->quantity_column[k]) t->mapped[m++] = t->cfg->quantity_column[k];
+        t->mapped[m] = NULL;
         if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) goto fail;
+        snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
+        t->m_rows_done = metrics_gauge(mx, "stockmesh_cdc_snapshot_table_rows_read",
+                                       "Rows read by the table's current or last snapshot.",
+                                       labels);
+        t->m_rows_total = metrics_gauge(mx, "stockmesh_cdc_snapshot_table_rows_expected",
+                                        "Rows the table's snapshot expects (exact below 200k "
+                                        "rows, else the planner's estimate).", labels);
     }
-    char labels[160];
+    kafka_topic(rt->kafka, r->schema_topic, sizeof r->schema_topic, "schema-changes");
+    kafka_topic(rt->kafka, r->alert_topic, sizeof r->alert_topic, "alerts");
+    if (kafka_topic_ensure(rt->kafka, r->schema_topic, err, errlen) != 0 ||
+        kafka_topic_ensure(rt->kafka, r->alert_topic, err, errlen) != 0)
+        goto fail;
     snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
-    struct metrics *mx = rt->metrics;
     r->m_events = metrics_counter(mx, "stockmesh_cdc_events_total",
                                   "Change events read from a source.", labels);
     r->m_txns = metrics_counter(mx, "stockmesh_cdc_transactions_total",
                                 "Source transactions read.", labels);
     r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
-                                         "Rows read by initial snapshots.", labels);
+                                         "Rows read by snapshots.", labels);
     r->m_errors = metrics_counter(mx, "stockmesh_cdc_errors_total",
                                   "Reader failures (each followed by a reconnect).", labels);
     r->m_truncates = metrics_counter(mx, "stockmesh_cdc_truncates_total",
                                      "TRUNCATEs of mapped tables seen.", labels);
     r->m_lag = metrics_gauge(mx, "stockmesh_cdc_unconfirmed_bytes",
-                             "WAL bytes the server holds for this reader (server end minus "
-                             "confirmed).", labels);
+                             "WAL bytes between the server's stream end and the confirmed "
+                             "position.", labels);
+    r->m_slot_lag = metrics_gauge(mx, "stockmesh_cdc_slot_lag_bytes",
+                                  "The slot's confirmed position behind the server's WAL end.",
+                                  labels);
+    r->m_retained = metrics_gauge(mx, "stockmesh_cdc_slot_retained_bytes",
+                                  "WAL the server keeps for the slot (from its restart_lsn).",
+                                  labels);
+    r->m_heartbeat = metrics_gauge(mx, "stockmesh_cdc_heartbeat_lag_seconds",
+                                   "Heartbeat written to the source until read back from the "
+                                   "stream.", labels);
     r->m_state = metrics_gauge(mx, "stockmesh_cdc_state",
-                               "0 down, 1 waiting for Redis, 2 snapshot, 3 streaming.", labels);
+                               "0 down, 1 connecting or setting up, 2 snapshot, 3 streaming.",
+                               labels);
     r->m_confirmed = metrics_gauge(mx, "stockmesh_cdc_confirmed_lsn",
                                    "Last position confirmed to the source.", labels);
+    r->m_schema_compatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
+                                             "Schema changes of mapped tables.",
+                                             "verdict=\"compatible\"");
+    r->m_schema_incompatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
+                                               "Schema changes of mapped tables.",
+                                               "verdict=\"incompatible\"");
+    r->m_parked = metrics_gauge(mx, "stockmesh_cdc_tables_parked",
+                                "Mapped tables parked by an incompatible schema change.", labels);
+    r->m_parked_changes = metrics_counter(mx, "stockmesh_cdc_parked_changes_total",
+                                          "Changes of parked tables left out (a re-snapshot "
+                                          "restores them).", labels);
+    r->m_toast_missing = metrics_counter(mx, "stockmesh_cdc_toast_omitted_total",
+                                         "Unchanged out-of-line values left out of update "
+                                         "events (REPLICA IDENTITY FULL carries them).", labels);
+    r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
+                                   "Snapshots resumed after a restart instead of started over.",
+                                   labels);
     r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
                                           "Source commit to change event read (streaming).",
                                           labels, metrics_latency_buckets,
@@ -1155,6 +2429,7 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     evtimer_add(r->tick, &tick);
     struct timeval soon = {0, 200 * 1000}; /* give Redis a moment to connect first */
     evtimer_add(r->reconnect, &soon);
+    write_status(r);
     return r;
 fail:
     pg_reader_free(r);
@@ -1164,7 +2439,10 @@ fail:
 void pg_reader_free(struct pg_reader *r)
 {
     if (!r) return;
-    r->state = PG_DOWN;
+    if (r->m_state) {
+        r->state = PG_DOWN;
+        write_status(r);
+    }
     close_connections(r);
     if (r->tick) event_free(r->tick);
     if (r->reconnect) event_free(r->reconnect);
@@ -1172,7 +2450,15 @@ void pg_reader_free(struct pg_reader *r)
     fifo_clear(r);
     if (r->redis) redis_free(r->redis);
     pgoutput_free(r->decoder);
-    for (size_t i = 0; i < r->ntables && r->tables; i++) free_key_columns(&r->tables[i]);
+    for (size_t i = 0; i < r->ntables && r->tables; i++) {
+        struct table_info *t = &r->tables[i];
+        free_key_columns(t);
+        if (t->have_schema) schema_table_release(&t->schema);
+        if (t->have_catalog) schema_table_release(&t->catalog);
+        json_decref(t->after_key);
+    }
+    seen_clear(r);
+    free(r->seen);
     free(r->tables);
     free(r->applied);
     free(r->fifo);

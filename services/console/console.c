@@ -1,6 +1,8 @@
 /* console.c — see console.h. */
 #include "console.h"
 
+#include "api.h"
+
 #include "stockmesh/config.h"
 #include "stockmesh/http.h"
 #include "stockmesh/kafka.h"
@@ -19,6 +21,7 @@
 struct console {
     struct runtime *rt;
     struct http_server *http;
+    struct api *api;
     struct redis *redis;
     time_t started;
 };
@@ -79,6 +82,8 @@ struct console *console_new(struct runtime *rt, char *err, size_t errlen)
     if (!c->redis) goto fail;
     http_server_route(c->http, "/healthz", healthz, c);
     http_server_route(c->http, "/metrics", metrics_page, c);
+    c->api = api_new(rt, c->http, err, errlen);
+    if (!c->api) goto fail;
     log_info("console", "listening on http://%s:%d", cfg->console.listen_host,
              http_server_port(c->http));
     return c;
@@ -93,6 +98,7 @@ void console_free(struct console *c)
 {
     if (!c) return;
     http_server_free(c->http);
+    api_free(c->api);
     redis_free(c->redis);
     free(c);
 }

@@ -1,6 +1,6 @@
 /* console.h — the console role: the local HTTP face of the appliance. For now
- * /healthz (200 when Redis is reachable, 503 otherwise, with the reason) and
- * /metrics (Prometheus text of every role in this process). */
+ * /healthz (200 when Redis is reachable, 503 otherwise, with the reason), /metrics
+ * (Prometheus text of every role in this process) and the REST API's sources (api.h). */
 #ifndef STOCKMESH_CONSOLE_H
 #define STOCKMESH_CONSOLE_H
 

@@ -23,6 +23,7 @@
  */
 #include "receiver.h"
 #include "servers.h"
+#include "stockmesh/store.h"
 
 #include <curl/curl.h>
 #include <ctype.h>
@@ -1883,9 +1884,12 @@ static void baseline_reader_and_drain(void)
     double deadline = mono_s() + 300;
     int snapshot_done = 0;
     while (W.reader > 0 && !interrupted && mono_s() < deadline && !snapshot_done) {
-        char *v = servers_redis_command(&W.redis2, err, sizeof err, "EXISTS stockmesh:snapshot:rb0");
-        snapshot_done = v && strcmp(v, "1") == 0;
-        free(v);
+        /* the reader records a snapshot as finished once it is applied downstream */
+        char db_path[600], token[128];
+        snprintf(db_path, sizeof db_path, "%s/state.db", state);
+        struct store *st = access(db_path, F_OK) == 0 ? store_new(db_path, err, sizeof err) : NULL;
+        snapshot_done = st && store_get(st, "source:rb0", "snapshot", token, sizeof token) == 0;
+        store_free(st);
         if (!snapshot_done) sleep_ms(200);
     }
     stop_process(&W.reader, "the reader baseline's stockmeshd");

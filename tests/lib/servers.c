@@ -966,7 +966,7 @@ static int init_data_dir(struct servers_server *s, struct plan *p, char *err, si
 /* Launches the server process on s->port; 0 with s->pid set. */
 static int launch(struct servers_server *s, struct plan *p, char *err, size_t errlen)
 {
-    char port_s[16];
+    char port_s[16], wal_level[40];
     snprintf(port_s, sizeof port_s, "%d", s->port);
     char a[8][PATH_MAX + 32];
     char *argv[40];
@@ -984,7 +984,10 @@ static int launch(struct servers_server *s, struct plan *p, char *err, size_t er
         argv[n++] = "-c";
         argv[n++] = "listen_addresses=127.0.0.1";
         argv[n++] = "-c";
-        argv[n++] = "wal_level=logical";
+        /* SERVERS_PG_WAL_LEVEL: a source set up wrong, for tests of the errors it gets */
+        snprintf(wal_level, sizeof wal_level, "wal_level=%.20s",
+                 getenv("SERVERS_PG_WAL_LEVEL") ? getenv("SERVERS_PG_WAL_LEVEL") : "logical");
+        argv[n++] = wal_level;
         argv[n++] = "-c";
         argv[n++] = "max_replication_slots=20";
         argv[n++] = "-c";

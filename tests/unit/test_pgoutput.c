@@ -673,6 +673,85 @@ static void test_unchanged_toast_omitted_and_counted(void **state)
     json_decref(j);
 }
 
+/* The default replica identity sends a key-only old tuple ('K') when the key
+ * changes: its other columns are null, and a null never fills an unchanged
+ * TOASTed value. */
+static void test_unchanged_toast_not_filled_by_null(void **state)
+{
+    struct fixture *fx = *state;
+    const struct pgoutput_change *c = &fx->f.msg.change;
+    json_t *prev, *j;
+    size_t missing = 0;
+
+    update_with_unchanged_note(fx);
+    prev = json_pack("{s:s, s:i, s:n, s:n}", "sku", "SKU-1", "location", 17, "qty", "note");
+    j = pgoutput_tuple_to_json(fx->p, c->relation, &c->new_tuple, prev, &missing);
+    assert_json_equal(j, "{\"sku\":\"SKU-1\",\"location\":17,\"qty\":38}");
+    assert_null(json_object_get(j, "note"));
+    assert_int_equal(missing, 1);
+    json_decref(j);
+    json_decref(prev);
+}
+
+/* REPLICA IDENTITY FULL: the old tuple carries the TOASTed value in full (the
+ * server inlines it); decoded and passed as previous, it completes the new row. */
+static void test_unchanged_toast_from_full_old_tuple(void **state)
+{
+    struct fixture *fx = *state;
+    const struct pgoutput_change *c = &fx->f.msg.change;
+    static const struct col full_cols[] = {
+        {"sku", T_TEXT, 1}, {"location", T_INT4, 1}, {"qty", T_INT4, 1}, {"note", T_TEXT, 1},
+    };
+    char big[3001];
+    json_t *before, *after, *key;
+    size_t missing = 99;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    relation_msg(&fx->m, STOCK_OID, "public", "stock", 'f', full_cols, 4);
+    decode_ok(fx);
+    xlog(&fx->m);
+    u8(&fx->m, 'U');
+    u32(&fx->m, STOCK_OID);
+    u8(&fx->m, 'O');
+    u16(&fx->m, 4);
+    text_value(&fx->m, "SKU-1");
+    text_value(&fx->m, "17");
+    text_value(&fx->m, "39");
+    text_value(&fx->m, big);
+    u8(&fx->m, 'N');
+    u16(&fx->m, 4);
+    text_value(&fx->m, "SKU-1");
+    text_value(&fx->m, "17");
+    text_value(&fx->m, "38");
+    u8(&fx->m, 'u');
+    decode_ok(fx);
+    assert_int_equal(c->old_kind, 'O');
+    before = pgoutput_tuple_to_json(fx->p, c->relation, &c->old_tuple, NULL, NULL);
+    assert_non_null(before);
+    after = pgoutput_tuple_to_json(fx->p, c->relation, &c->new_tuple, before, &missing);
+    assert_non_null(after);
+    assert_int_equal(missing, 0);
+    assert_int_equal(json_integer_value(json_object_get(after, "qty")), 38);
+    assert_string_equal(json_string_value(json_object_get(after, "note")), big);
+    /* Under FULL every column is flagged: the key is named. */
+    {
+        static const char *const pk[] = {"sku", "location", NULL};
+
+        key = pgoutput_tuple_key_json(fx->p, c->relation, &c->new_tuple, before, pk);
+        assert_json_equal(key, "{\"sku\":\"SKU-1\",\"location\":17}");
+        json_decref(key);
+    }
+    json_decref(after);
+
+    /* Without the old image the column is left out, never null. */
+    after = pgoutput_tuple_to_json(fx->p, c->relation, &c->new_tuple, NULL, &missing);
+    assert_int_equal(missing, 1);
+    assert_null(json_object_get(after, "note"));
+    json_decref(after);
+    json_decref(before);
+}
+
 static void test_truncate_several_relations(void **state)
 {
     struct fixture *fx = *state;
@@ -876,13 +955,13 @@ static void test_json_strings(void **state)
 {
     struct fixture *fx = *state;
     static const uint32_t types[] = {
-        T_TEXT, T_VARCHAR, T_BPCHAR, T_NAME, T_UUID, T_DATE, T_TIMESTAMP,
-        T_TIMESTAMPTZ, T_BYTEA, T_INT4ARRAY, 99999,
+        T_TEXT, T_VARCHAR, T_BPCHAR, T_NAME, T_UUID, T_DATE, T_DATE, T_DATE, T_DATE,
+        T_BYTEA, T_INT4ARRAY, 99999, T_TEXT, T_VARCHAR,
     };
     static const char *const texts[] = {
         "plain", "varchar", "AB  ", "relname", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-        "2024-07-12", "2024-07-12 08:00:00.123456", "2024-07-12 10:00:00.123456+02",
-        "\\x00ff", "{1,2,3}", "custom",
+        "2024-07-12", "0044-03-15 BC", "infinity", "-infinity",
+        "\\x00ff", "{1,2,3}", "custom", "", "2024-07-12 08:00:00+00",
     };
     size_t i;
 
@@ -897,6 +976,249 @@ static void test_json_strings(void **state)
     expect_map(fx, T_TEXT, "Gr\xc3\xb6\xc3\x9f" "e", "\"Gr\\u00f6\\u00dfe\"");
     expect_map(fx, T_INT4, "12", "12");     /* sanity: same helper, other type */
     expect_map_error(fx, T_TEXT, "bad \xff utf8", 10);
+}
+
+/* Maps one value and compares the exact text an event carries (event.c dumps with
+ * JSON_COMPACT and PGOUTPUT_JSON_DUMP_FLAGS). */
+static void expect_dump(struct fixture *fx, uint32_t type, const char *text, const char *dumped)
+{
+    json_t *j = map_one(fx, type, text, strlen(text));
+    char *s;
+
+    if (!j)
+        fail_msg("type %u, \"%s\": %s", type, text, fx->p->errstr);
+    s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+    assert_non_null(s);
+    if (strcmp(s, dumped) != 0)
+        fail_msg("type %u, \"%s\": got %s, want %s", type, text, s, dumped);
+    free(s);
+    json_decref(j);
+}
+
+static void test_json_integer_edges(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_dump(fx, T_INT2, "32767", "32767");
+    expect_dump(fx, T_INT2, "-32768", "-32768");
+    expect_dump(fx, T_INT2, "-1", "-1");
+    expect_dump(fx, T_INT4, "-2147483648", "-2147483648");
+    expect_dump(fx, T_INT4, "2147483647", "2147483647");
+    expect_dump(fx, T_INT8, "9223372036854775807", "9223372036854775807");
+    expect_dump(fx, T_INT8, "-9223372036854775808", "-9223372036854775808");
+    expect_dump(fx, T_INT8, "-42", "-42");
+}
+
+static void test_json_numeric_edges(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* numeric(12,2) */
+    expect_dump(fx, T_NUMERIC, "19.99", "19.99");
+    expect_dump(fx, T_NUMERIC, "-19.99", "-19.99");
+    expect_dump(fx, T_NUMERIC, "0.01", "0.01");
+    expect_dump(fx, T_NUMERIC, "-0.01", "-0.01");
+    expect_dump(fx, T_NUMERIC, "0.00", "0.0");
+    expect_dump(fx, T_NUMERIC, "1.10", "1.1");
+    expect_dump(fx, T_NUMERIC, "9999999999.99", "9999999999.99");
+    expect_dump(fx, T_NUMERIC, "-9999999999.99", "-9999999999.99");
+    /* numeric without a typmod */
+    expect_dump(fx, T_NUMERIC, "-12", "-12");
+    expect_dump(fx, T_NUMERIC, "9223372036854775807", "9223372036854775807");
+    expect_dump(fx, T_NUMERIC, "-9223372036854775808", "-9223372036854775808");
+    expect_dump(fx, T_NUMERIC, "-9223372036854775809", "\"-9223372036854775809\"");
+    expect_dump(fx, T_NUMERIC, "123456789012345678901234567890",
+                "\"123456789012345678901234567890\"");
+    expect_dump(fx, T_NUMERIC, "-1234567890123456789012345678.90",
+                "\"-1234567890123456789012345678.90\"");
+    expect_dump(fx, T_NUMERIC, "3.14159265358979", "3.14159265358979");     /* 15 digits */
+    expect_dump(fx, T_NUMERIC, "3.141592653589793", "\"3.141592653589793\"");  /* 16 */
+    expect_dump(fx, T_NUMERIC, "NaN", "\"NaN\"");
+    expect_dump(fx, T_NUMERIC, "Infinity", "\"Infinity\"");
+}
+
+static void test_json_timestamp(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24 10:00:00.5", "\"2026-11-24T10:00:00.5\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24 10:00:00", "\"2026-11-24T10:00:00\"");
+    expect_dump(fx, T_TIMESTAMP, "2024-02-29 23:59:59.999999", "\"2024-02-29T23:59:59.999999\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-01-02 03:04:05.012", "\"2026-01-02T03:04:05.012\"");
+    expect_dump(fx, T_TIMESTAMP, "0001-01-01 00:00:00", "\"0001-01-01T00:00:00\"");
+    expect_dump(fx, T_TIMESTAMP, "9999-12-31 23:59:59.999999", "\"9999-12-31T23:59:59.999999\"");
+    /* Kept as PostgreSQL prints them. */
+    expect_dump(fx, T_TIMESTAMP, "infinity", "\"infinity\"");
+    expect_dump(fx, T_TIMESTAMP, "-infinity", "\"-infinity\"");
+    expect_dump(fx, T_TIMESTAMP, "0044-03-15 10:00:00 BC", "\"0044-03-15 10:00:00 BC\"");
+    expect_dump(fx, T_TIMESTAMP, "10000-01-01 00:00:00", "\"10000-01-01 00:00:00\"");
+    /* Not what timestamp_out writes with DateStyle=ISO: untouched, never half-converted. */
+    expect_dump(fx, T_TIMESTAMP, "Tue Nov 24 10:00:00 2026", "\"Tue Nov 24 10:00:00 2026\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-02-30 10:00:00", "\"2026-02-30 10:00:00\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24 10:00:00.1234567", "\"2026-11-24 10:00:00.1234567\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24 10:00:00.", "\"2026-11-24 10:00:00.\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24 10:00:00+00", "\"2026-11-24 10:00:00+00\"");
+    expect_dump(fx, T_TIMESTAMP, "2026-11-24", "\"2026-11-24\"");
+    expect_dump(fx, T_TIMESTAMP, "", "\"\"");
+}
+
+static void test_json_timestamptz(void **state)
+{
+    struct fixture *fx = *state;
+
+    /* The reader's sessions run with TimeZone=UTC. */
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00.5+00", "\"2026-11-24T10:00:00.5Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00+00", "\"2026-11-24T10:00:00Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00.000001+00:00",
+                "\"2026-11-24T10:00:00.000001Z\"");
+    /* Other offsets are converted to UTC. */
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 15:30:00.25+05:30", "\"2026-11-24T10:00:00.25Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 01:00:00-03", "\"2026-11-24T04:00:00Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-01-01 02:00:00+03", "\"2025-12-31T23:00:00Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2024-03-01 00:30:00+01", "\"2024-02-29T23:30:00Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2023-03-01 00:30:00+01", "\"2023-02-28T23:30:00Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-12-31 22:00:00.75-02:30", "\"2027-01-01T00:30:00.75Z\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-04-30 23:59:59-00:00:01", "\"2026-05-01T00:00:00Z\"");
+    /* Local mean time offsets have seconds, which ISO 8601 offsets cannot carry. */
+    expect_dump(fx, T_TIMESTAMPTZ, "1900-01-01 00:00:00+00:19:32", "\"1899-12-31T23:40:28Z\"");
+    /* UTC would leave years 1-9999: keep the offset, in ISO form. */
+    expect_dump(fx, T_TIMESTAMPTZ, "0001-01-01 03:00:00+05:30", "\"0001-01-01T03:00:00+05:30\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "9999-12-31 23:00:00.5-02", "\"9999-12-31T23:00:00.5-02:00\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "0001-01-01 00:00:00+00:19:32",
+                "\"0001-01-01 00:00:00+00:19:32\"");
+    /* Kept as PostgreSQL prints them. */
+    expect_dump(fx, T_TIMESTAMPTZ, "infinity", "\"infinity\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "-infinity", "\"-infinity\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "0044-03-15 10:00:00+00 BC", "\"0044-03-15 10:00:00+00 BC\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "10000-01-01 00:00:00+00", "\"10000-01-01 00:00:00+00\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00", "\"2026-11-24 10:00:00\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00+16", "\"2026-11-24 10:00:00+16\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00+0", "\"2026-11-24 10:00:00+0\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00+05:", "\"2026-11-24 10:00:00+05:\"");
+    expect_dump(fx, T_TIMESTAMPTZ, "2026-11-24 10:00:00 UTC", "\"2026-11-24 10:00:00 UTC\"");
+}
+
+static void test_json_uuid(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_dump(fx, T_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"");
+    expect_dump(fx, T_UUID, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+                "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"");
+    expect_dump(fx, T_UUID, "00000000-0000-0000-0000-000000000000",
+                "\"00000000-0000-0000-0000-000000000000\"");
+}
+
+static void test_json_numbers_inside_json(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_dump(fx, T_JSONB, "{\"price\": 19.99, \"qty\": -3, \"ok\": true}",
+                "{\"price\":19.99,\"qty\":-3,\"ok\":true}");
+    expect_dump(fx, T_JSONB, "[-9223372036854775808, 9223372036854775807]",
+                "[-9223372036854775808,9223372036854775807]");
+    /* Beyond int64 or a double: the number's text, not a failed row. */
+    expect_dump(fx, T_JSONB, "{\"id\": 12345678901234567890}", "{\"id\":\"12345678901234567890\"}");
+    expect_dump(fx, T_JSONB, "{\"id\": -9223372036854775809}", "{\"id\":\"-9223372036854775809\"}");
+    expect_dump(fx, T_JSON, "[1.5, 0.1234567890123456789, 1e400, 1e-400, 2.5E+3, 0, -0.0]",
+                "[1.5,\"0.1234567890123456789\",\"1e400\",\"1e-400\",2500.0,0,-0.0]");
+    expect_dump(fx, T_JSON, "1e99999999999999999999", "\"1e99999999999999999999\"");
+    expect_dump(fx, T_JSONB, "123456789012345678901234567890", "\"123456789012345678901234567890\"");
+    /* Digits inside strings, keys and escapes are text, not numbers. */
+    expect_dump(fx, T_JSONB, "{\"a\\\"1\": 99999999999999999999, \"b\": \"1e400 \\\\\"}",
+                "{\"a\\\"1\":\"99999999999999999999\",\"b\":\"1e400 \\\\\"}");
+    expect_dump(fx, T_JSON, "{\"12345678901234567890\": [1]}", "{\"12345678901234567890\":[1]}");
+    /* Not JSON stays an error. */
+    expect_map_error(fx, T_JSON, "[1-]", 4);
+    expect_map_error(fx, T_JSON, "[12345678901234567890", 21);
+    expect_map_error(fx, T_JSONB, "-", 1);
+}
+
+/* 'n' is null whatever the type: never 0, "", false or a placeholder. */
+static void test_json_null_every_type(void **state)
+{
+    struct fixture *fx = *state;
+    static const uint32_t types[] = {
+        T_INT2, T_INT4, T_INT8, T_NUMERIC, T_TEXT, T_VARCHAR, T_BPCHAR, T_BOOL, T_DATE,
+        T_TIMESTAMP, T_TIMESTAMPTZ, T_UUID, T_JSON, T_JSONB, T_FLOAT8,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct col c[] = {{"v", types[i], 0}};
+        struct pgoutput_value v = {'n', 0, NULL};
+        struct pgoutput_tuple t = {1, &v};
+        json_t *obj;
+
+        relation_msg(&fx->m, 20200, "public", "nulls", 'd', c, 1);
+        decode_ok(fx);
+        obj = pgoutput_tuple_to_json(fx->p, fx->f.msg.relation, &t, NULL, NULL);
+        assert_json_equal(obj, "{\"v\":null}");
+        json_decref(obj);
+    }
+}
+
+/* The snapshot reads rows with libpq and maps them through a relation it builds
+ * from the result (OID 0, typmods from PQfmod): the same JSON as a streamed row. */
+static void test_snapshot_relation_maps_like_stream(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct col cols[] = {
+        {"id", T_INT8, 1}, {"c_int2", T_INT2, 0}, {"c_numeric", T_NUMERIC, 0},
+        {"c_text", T_TEXT, 0}, {"c_bool", T_BOOL, 0}, {"c_date", T_DATE, 0},
+        {"c_ts", T_TIMESTAMP, 0}, {"c_tstz", T_TIMESTAMPTZ, 0}, {"c_uuid", T_UUID, 0},
+        {"c_jsonb", T_JSONB, 0}, {"c_null", T_TEXT, 0},
+    };
+    static const char *const texts[] = {
+        "-9223372036854775808", "-32768", "19.99", "Gr\xc3\xb6\xc3\x9f" "e", "t", "2026-11-24",
+        "2026-11-24 10:00:00.5", "2026-11-24 10:00:00.5+00",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "{\"a\": [1, 2.5]}", NULL,
+    };
+    enum { N = sizeof(cols) / sizeof(cols[0]) };
+    struct pgoutput_column scols[N];
+    struct pgoutput_value vals[N];
+    struct pgoutput_relation rel = {0, "public", "types", 'd', N, scols};
+    struct pgoutput_tuple t = {N, vals};
+    json_t *streamed, *snapshot;
+    char *a, *b;
+    size_t i;
+
+    relation_msg(&fx->m, 20300, "public", "types", 'd', cols, N);
+    decode_ok(fx);
+    xlog(&fx->m);
+    u8(&fx->m, 'I');
+    u32(&fx->m, 20300);
+    u8(&fx->m, 'N');
+    u16(&fx->m, N);
+    for (i = 0; i < N; i++) {
+        if (texts[i])
+            text_value(&fx->m, texts[i]);
+        else
+            u8(&fx->m, 'n');
+        scols[i] = (struct pgoutput_column){cols[i].name, cols[i].type, -1, 0};
+        vals[i] = (struct pgoutput_value){texts[i] ? 't' : 'n',
+                                          texts[i] ? (uint32_t)strlen(texts[i]) : 0, texts[i]};
+    }
+    decode_ok(fx);
+    streamed = pgoutput_tuple_to_json(fx->p, fx->f.msg.change.relation,
+                                      &fx->f.msg.change.new_tuple, NULL, NULL);
+    snapshot = pgoutput_tuple_to_json(fx->p, &rel, &t, NULL, NULL);
+    assert_non_null(streamed);
+    assert_non_null(snapshot);
+    a = json_dumps(streamed, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+    b = json_dumps(snapshot, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
+    assert_string_equal(a, b);
+    assert_string_equal(a, "{\"id\":-9223372036854775808,\"c_int2\":-32768,\"c_numeric\":19.99,"
+                           "\"c_text\":\"Gr\xc3\xb6\xc3\x9f" "e\",\"c_bool\":true,"
+                           "\"c_date\":\"2026-11-24\",\"c_ts\":\"2026-11-24T10:00:00.5\","
+                           "\"c_tstz\":\"2026-11-24T10:00:00.5Z\","
+                           "\"c_uuid\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\","
+                           "\"c_jsonb\":{\"a\":[1,2.5]},\"c_null\":null}");
+    free(a);
+    free(b);
+    json_decref(streamed);
+    json_decref(snapshot);
 }
 
 static void test_json_null_and_binary(void **state)
@@ -1627,7 +1949,7 @@ static void check_real(struct pgoutput *p, int number, const struct pgoutput_fra
         expect_field(j, "attrs", "{\"color\":\"red\",\"sizes\":[38,40]}");
         expect_field(j, "raw", "{\"a\":2}");        /* json keeps duplicates; last wins */
         expect_field(j, "state", "\"sellable\"");   /* enum -> string */
-        expect_field(j, "updated_at", "\"2024-07-11 08:00:00.123456+00\"");
+        expect_field(j, "updated_at", "\"2024-07-11T08:00:00.123456Z\"");   /* timestamptz */
         expect_field(j, "received", "\"2024-07-10\"");
         expect_field(j, "id", "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"");
         expect_field(j, "big", "9223372036854775807");
@@ -1797,6 +2119,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_key_and_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_toast_resolved_from_previous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_toast_omitted_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_toast_not_filled_by_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_toast_from_full_old_tuple, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_several_relations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_integers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_numeric, setup, teardown),
@@ -1804,6 +2128,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_floats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_bool_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_integer_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_numeric_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_timestamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_timestamptz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_uuid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_numbers_inside_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_null_every_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_relation_maps_like_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_null_and_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_value_at_end_of_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_json_variants, setup, teardown),

@@ -41,6 +41,8 @@ struct config_source {
     char *publication;         /* default "stockmesh_<name>" */
     char *timezone;            /* default "UTC" */
     int heartbeat_ms;          /* default 10000 */
+    int snapshot_parallel;     /* tables read at once by the initial snapshot; default 2 */
+    int snapshot_chunk_rows;   /* rows per primary-key chunk; default 5000 */
     struct config_table *tables;
     size_t ntables;
     int line;
