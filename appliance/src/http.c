@@ -17,10 +17,20 @@
 #define HTTP_MAX_BODY (1024 * 1024)
 #define HTTP_MAX_HEADERS (64 * 1024)
 
+#define HTTP_MAX_PREFIX_ROUTES 16
+
+struct prefix_route {
+    char prefix[128];
+    http_handler fn;
+    void *arg;
+};
+
 struct http_server {
     struct evhttp *http;
     struct evhttp_bound_socket *socket;
     int port;
+    struct prefix_route prefixes[HTTP_MAX_PREFIX_ROUTES];
+    size_t nprefixes;
 };
 
 static const char *status_reason(int code)
@@ -100,9 +110,22 @@ void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
     json_decref(o);
 }
 
+/* Paths no exact route claims: the longest matching prefix route, else 404. */
 static void not_found(struct evhttp_request *req, void *arg)
 {
-    (void)arg;
+    struct http_server *srv = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    const struct prefix_route *best = NULL;
+    for (size_t i = 0; path && i < srv->nprefixes; i++) {
+        const struct prefix_route *p = &srv->prefixes[i];
+        if (strncmp(path, p->prefix, strlen(p->prefix)) == 0 &&
+            (!best || strlen(p->prefix) > strlen(best->prefix)))
+            best = p;
+    }
+    if (best) {
+        best->fn(req, best->arg);
+        return;
+    }
     http_reply_error(req, 404, "no such path: %s", evhttp_request_get_uri(req));
 }
 
@@ -126,7 +149,7 @@ struct http_server *http_server_new(struct event_base *base, const char *host, i
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(srv->http, not_found, NULL);
+    evhttp_set_gencb(srv->http, not_found, srv);
     srv->socket = evhttp_bind_socket_with_handle(srv->http, host, (unsigned short)port);
     if (!srv->socket) {
         snprintf(err, errlen, "cannot listen on %s:%d (in use, or not a local address?)", host,
@@ -155,6 +178,18 @@ void http_server_free(struct http_server *srv)
 int http_server_route(struct http_server *srv, const char *path, http_handler fn, void *arg)
 {
     return evhttp_set_cb(srv->http, path, fn, arg) == 0 ? 0 : -1;
+}
+
+int http_server_route_prefix(struct http_server *srv, const char *prefix, http_handler fn,
+                             void *arg)
+{
+    if (srv->nprefixes == HTTP_MAX_PREFIX_ROUTES || strlen(prefix) >= sizeof srv->prefixes[0].prefix)
+        return -1;
+    struct prefix_route *p = &srv->prefixes[srv->nprefixes++];
+    snprintf(p->prefix, sizeof p->prefix, "%s", prefix);
+    p->fn = fn;
+    p->arg = arg;
+    return 0;
 }
 
 int http_server_port(const struct http_server *srv) { return srv->port; }

@@ -201,7 +201,7 @@ struct pg_reader {
     struct metric *m_events, *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
         *m_confirmed, *m_truncates, *m_read_latency, *m_slot_lag, *m_retained, *m_heartbeat,
         *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes,
-        *m_toast_missing, *m_resumes;
+        *m_toast_missing, *m_resumes, *m_superseded;
 };
 
 static void reader_fail(struct pg_reader *r, const char *fmt, ...)
@@ -1604,6 +1604,8 @@ static void wm_emit(struct pg_reader *r, uint64_t lsn)
     r->wm_rows = NULL;
     r->wm_open = 0;
     seen_clear(r);
+    /* rows changed between the watermarks: the stream carried a newer image */
+    metrics_inc(r->m_superseded, (uint64_t)(nrows - emitted));
     chunk_account(r, e, r->wm_table, lsn, nrows);
     r->wm = WM_IDLE;
     wm_next(r);
@@ -2409,6 +2411,9 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
                                    "Snapshots resumed after a restart instead of started over.",
                                    labels);
+    r->m_superseded = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_superseded_total",
+                                      "Rows of a watermark chunk left out because the stream "
+                                      "changed them while the chunk was read.", labels);
     r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
                                           "Source commit to change event read (streaming).",
                                           labels, metrics_latency_buckets,

@@ -108,13 +108,7 @@ struct api *api_new(struct runtime *rt, struct http_server *http, char *err, siz
     }
     a->rt = rt;
     int bad = http_server_route(http, SOURCES_PATH, sources_all, a);
-    /* http routes exact paths only: one route per configured source; any other name
-     * gets the server's generic 404, which quotes the path */
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        char path[300];
-        snprintf(path, sizeof path, SOURCES_PATH "/%s", rt->cfg->sources[i].name);
-        bad |= http_server_route(http, path, sources_one, a);
-    }
+    bad |= http_server_route_prefix(http, SOURCES_PATH "/", sources_one, a);
     if (bad) {
         snprintf(err, errlen, "cannot route %s", SOURCES_PATH);
         free(a);

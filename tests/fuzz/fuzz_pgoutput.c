@@ -52,7 +52,8 @@ static json_t *last_image;
  * overread), as each of these types, whatever its Relation message declared. */
 static const uint32_t mapped_types[] = {
     20 /* int8 */, 1700 /* numeric */, 701 /* float8 */, 700 /* float4 */,
-    16 /* bool */, 3802 /* jsonb */, 25 /* text */,
+    16 /* bool */, 3802 /* jsonb */, 114 /* json */, 25 /* text */, 1114 /* timestamp */,
+    1184 /* timestamptz */, 2950 /* uuid */, 1082 /* date */,
 };
 
 static void exercise_types(struct pgoutput *p, const struct pgoutput_tuple *t)

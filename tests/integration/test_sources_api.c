@@ -324,7 +324,7 @@ static void test_unknown_source_and_other_methods_are_json_errors(void **state)
     json_t *o = get_json("/api/v1/sources/nope", 404);
     const char *error = json_string_value(json_object_get(o, "error"));
     assert_non_null(error);
-    if (!strstr(error, "nope")) fail_msg("404 does not name the source: %s", error);
+    if (!strstr(error, "no source named \"nope\"")) fail_msg("404 does not name the source: %s", error);
     json_decref(o);
 
     static const char *const methods[][2] = {{"POST", "/api/v1/sources"},

@@ -22,6 +22,11 @@ void http_server_free(struct http_server *srv);
 /* Routes an exact path to a handler; unknown paths answer 404. */
 int http_server_route(struct http_server *srv, const char *path, http_handler fn, void *arg);
 
+/* Routes every path starting with prefix that no exact route claims (the longest
+ * prefix wins); the handler reads the rest of the path itself. 0 or -1 when full. */
+int http_server_route_prefix(struct http_server *srv, const char *prefix, http_handler fn,
+                             void *arg);
+
 /* The port actually bound. */
 int http_server_port(const struct http_server *srv);
 
