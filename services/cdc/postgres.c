@@ -2048,7 +2048,15 @@ static void wal_level_read(struct pgconn *c, PGresult *res, void *arg)
     char level[32];
     snprintf(level, sizeof level, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
     snprintf(r->user, sizeof r->user, "%s", PQntuples(res) ? PQgetvalue(res, 0, 1) : "");
+    long version = PQntuples(res) ? strtol(PQgetvalue(res, 0, 2), NULL, 10) : 0;
+    char version_text[64];
+    snprintf(version_text, sizeof version_text, "%s", PQntuples(res) ? PQgetvalue(res, 0, 3) : "?");
     PQclear(res);
+    if (version < 140000) {
+        /* pgoutput's logical messages (watermarks, heartbeats) arrived in 14 */
+        reader_fail(r, "PostgreSQL %s is too old: stockmesh needs 14 or later", version_text);
+        return;
+    }
     if (strcmp(level, "logical") != 0) {
         reader_fail(r, "the server runs with wal_level=%s; set wal_level=logical in "
                        "postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart "
@@ -2071,8 +2079,10 @@ static void snapshot_token_reply(void *arg, redisReply *reply)
     snprintf(r->redis_token, sizeof r->redis_token, "%s",
              r->have_redis_token ? reply->str : "");
     set_state(r, PG_SETUP);
-    if (pgconn_query(r->ctl, "SELECT current_setting('wal_level'), current_user", 0, NULL,
-                     wal_level_read, r) != 0)
+    if (pgconn_query(r->ctl,
+                     "SELECT current_setting('wal_level'), current_user, "
+                     "current_setting('server_version_num')::int, current_setting('server_version')",
+                     0, NULL, wal_level_read, r) != 0)
         reader_fail(r, "the control connection is gone");
 }
 
@@ -2314,6 +2324,9 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     r->next_txn_id = 1;
     r->slot_lag = r->retained = -1;
     r->wm_table = -1;
+    /* watermark ids stay unique across restarts: a replayed message of an earlier run
+       never matches a chunk of this one */
+    r->wm_id = (uint64_t)event_now_us();
     r->state_since_ms = now_ms();
     snprintf(r->scope, sizeof r->scope, "source:%s", src->name);
     /* the user, for the fixes error messages name */

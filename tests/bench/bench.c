@@ -1859,10 +1859,10 @@ static void baseline_reader_and_drain(void)
         return;
     }
     W.redis2_up = 1;
-    /* Its snapshot is one transaction: with more rows than backbone.window it would wait
-       forever for itself, so the window is huge; and so that the embedded backbone (about
-       5 MB per partition) keeps what the merge has not applied yet, many partitions.
-       The measured run afterwards has the default partitions. */
+    /* The window is huge so that the measured reader never pauses for the merge; and so
+       that the embedded backbone (about 5 MB per partition) keeps what the merge has not
+       applied of the snapshot yet, many partitions. The measured run afterwards has the
+       default partitions. */
     char snapshot_config[600];
     snprintf(snapshot_config, sizeof snapshot_config, "%s/reader-snapshot.yaml", W.dir);
     long long rows0 = (long long)W.o.skus * W.source_nlocs[0];

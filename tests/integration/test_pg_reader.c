@@ -559,6 +559,45 @@ static int compatible_seen(void)
     return metric("stockmesh_cdc_schema_changes_total{verdict=\"compatible\"}") >= 1;
 }
 
+/* A busy database whose mapped tables are idle must not pin WAL: the heartbeats come
+ * back through the stream and are confirmed. */
+static long long slot_behind_bytes(void)
+{
+    char *v = servers_pg_query_value(&W.pg, "retail",
+                                     "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::int8 "
+                                     "FROM pg_replication_slots WHERE slot_name = 'stockmesh_erp'");
+    long long n = v ? atoll(v) : -1;
+    free(v);
+    return n;
+}
+
+static void test_idle_source_keeps_its_slot_advancing(void **state)
+{
+    (void)state;
+    if (W.daemon <= 0) start_daemon();
+    wait_for("streaming", 120, is_streaming);
+    char err[512];
+    /* about 20 MB of WAL in a table stockmesh does not read */
+    assert_int_equal(servers_pg_exec(&W.pg, "retail",
+                                     "CREATE TABLE IF NOT EXISTS audit_trail (id bigserial "
+                                     "PRIMARY KEY, note text);"
+                                     "INSERT INTO audit_trail (note) SELECT repeat('x', 200) "
+                                     "FROM generate_series(1, 80000)",
+                                     err, sizeof err),
+                     0);
+    long long behind = slot_behind_bytes();
+    printf("right after the writes the slot is %lld bytes behind\n", behind);
+    double deadline = now_ms() + 20000;
+    while (now_ms() < deadline && (behind = slot_behind_bytes()) > 1024 * 1024) usleep(250 * 1000);
+    printf("after the heartbeats: %lld bytes behind\n", behind);
+    assert_true(behind >= 0 && behind <= 1024 * 1024);
+    char *status = state_value("status");
+    assert_non_null(status);
+    assert_null(strstr(status, "\"last_heartbeat_ms\":null"));
+    free(status);
+    assert_true(metric("stockmesh_cdc_heartbeat_lag_seconds") < 5);
+}
+
 static void test_schema_changes(void **state)
 {
     (void)state;
@@ -674,6 +713,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_with_writes_and_kills_converges),
         cmocka_unit_test(test_postgres_restart_mid_stream),
+        cmocka_unit_test(test_idle_source_keeps_its_slot_advancing),
         cmocka_unit_test(test_schema_changes),
         cmocka_unit_test(test_big_transaction_memory_bounded),
     };
