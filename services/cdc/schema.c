@@ -421,11 +421,11 @@ static int widens(const struct schema_column *from, const struct schema_column *
     case SCHEMA_TEXT:
         if (to->family != SCHEMA_TEXT)
             return 0;
-        /* blank-padded values are re-padded to any other length: never a widening */
-        if (to->flags & SCHEMA_PADDED)
+        /* blank-padded values are re-padded to any other length, and lose their trailing
+         * blanks when converted to varchar or text ("A  " becomes "A", another SKU):
+         * to or from padded is never a widening */
+        if ((to->flags | from->flags) & SCHEMA_PADDED)
             return 0;
-        /* From padded to unpadded counts as widening (varchar/bpchar -> text), though
-         * PostgreSQL strips the trailing blanks of char(n) values as it converts them. */
         if (to->size == -1)
             return 1;
         return from->size != -1 && to->size >= from->size;

@@ -387,8 +387,8 @@ static const struct retype RETYPES[] = {
     {VARCHAR, -1, TEXT, -1, 1},           /* only the spelling changes */
     {TEXT, -1, VARCHAR, -1, 1},
     {TEXT, -1, VARCHAR, LEN(100), 0},
-    {BPCHAR, LEN(3), TEXT, -1, 1},
-    {BPCHAR, LEN(3), VARCHAR, LEN(3), 1},
+    {BPCHAR, LEN(3), TEXT, -1, 0},        /* trailing blanks dropped: values change */
+    {BPCHAR, LEN(3), VARCHAR, LEN(3), 0},
     {BPCHAR, LEN(3), VARCHAR, LEN(2), 0},
     {BPCHAR, LEN(3), BPCHAR, LEN(5), 0},  /* values get re-padded */
     {VARCHAR, LEN(3), BPCHAR, LEN(5), 0},
