@@ -27,6 +27,7 @@
 #include "pgconn.h"
 #include "pgoutput.h"
 #include "schema.h"
+#include "tracker.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
 #include "stockmesh/kafka.h"
@@ -52,8 +53,6 @@
 #define PG_BACKOFF_MIN_MS 500
 #define PG_BACKOFF_MAX_MS 30000
 #define PG_CONNECT_TIMEOUT_MS 10000
-#define PG_MAX_PARTITIONS 256
-#define PG_TXN_PARTS 4
 #define PG_MAX_WORKERS 16
 #define PG_EXACT_COUNT_BELOW 200000.0  /* larger tables get the planner's estimate */
 #define WATERMARK_PREFIX "stockmesh.watermark"
@@ -67,29 +66,6 @@ static const int state_metric[] = {0, 1, 1, 1, 2, 3};
 enum table_snap { TS_NONE, TS_QUEUED, TS_READING, TS_READ };
 enum snap_kind { SK_INITIAL, SK_RESUMED, SK_REQUESTED };
 static const char *const kind_names[] = {"initial", "resumed", "requested"};
-
-struct part_max {
-    int table;
-    int32_t partition;
-    int64_t offset;
-};
-
-struct txn {
-    uint64_t id;
-    uint64_t end_lsn;             /* what to confirm once durable; 0 = nothing of its own */
-    uint64_t events, acked;
-    int closed;                   /* all events produced */
-    int is_snapshot_end;          /* confirms that the initial snapshot is complete */
-    int chunk_table;              /* a snapshot chunk of this table, or -1 */
-    int chunk_last;               /* the table's last chunk */
-    int chunk_kind;
-    int64_t chunk_rows;           /* the table's rows read up to and including this chunk */
-    json_t *chunk_after;          /* the chunk's last key (array of text values) */
-    int64_t satisfied_us;         /* when it was first seen applied, 0 before */
-    struct part_max inline_parts[PG_TXN_PARTS];
-    struct part_max *parts;
-    size_t nparts, parts_cap;
-};
 
 struct table_info {
     const struct config_table *cfg;
@@ -147,11 +123,8 @@ struct pg_reader {
     int64_t last_error_ms;
 
     struct pgoutput *decoder;
-    struct kafka_producer *producer;
+    struct tracker *tracker;
     struct redis *redis;
-    char applied_key[128];
-    int64_t *applied;             /* [table * PG_MAX_PARTITIONS + partition] next offset */
-    int applied_query_in_flight;
     char schema_topic[256], alert_topic[256];
 
     struct table_info *tables;
@@ -160,14 +133,8 @@ struct pg_reader {
     char redis_token[64];
     int have_redis_token;
 
-    /* unconfirmed entries, oldest first */
-    struct txn *fifo;
-    size_t fifo_cap, fifo_head, fifo_count;
-    uint64_t next_txn_id;
-    uint64_t unapplied;           /* events produced and not yet seen applied: the window */
-
-    /* the transaction being streamed */
-    struct txn *current;
+    /* the transaction being streamed: its entry in the tracker, 0 between transactions */
+    uint64_t current_id;
     uint64_t current_final_lsn;
     int64_t current_commit_us;
     uint32_t current_xid;
@@ -176,7 +143,7 @@ struct pg_reader {
     uint64_t confirmed_lsn;
     uint64_t server_wal_end;
     int64_t last_status_us;
-    int64_t last_event_ms, last_heartbeat_ms, heartbeat_sent_ms;
+    int64_t last_heartbeat_ms, heartbeat_sent_ms;
     int64_t slot_lag, retained;   /* -1 unknown */
     int lag_query_in_flight, heartbeat_in_flight;
 
@@ -198,7 +165,7 @@ struct pg_reader {
     char **seen;                  /* keys changed between the watermarks */
     size_t nseen, seen_cap;
 
-    struct metric *m_events, *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
+    struct metric *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
         *m_confirmed, *m_truncates, *m_read_latency, *m_slot_lag, *m_retained, *m_heartbeat,
         *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes,
         *m_toast_missing, *m_resumes, *m_superseded;
@@ -223,148 +190,6 @@ static void set_state(struct pg_reader *r, enum pg_state s)
     r->state_since_ms = now_ms();
     metrics_set(r->m_state, state_metric[s]);
     write_status(r);
-}
-
-/* ---- the FIFO of unconfirmed entries ---- */
-
-static struct txn *fifo_at(struct pg_reader *r, size_t i)
-{
-    return &r->fifo[(r->fifo_head + i) % r->fifo_cap];
-}
-
-static struct txn *fifo_find(struct pg_reader *r, uint64_t id)
-{
-    if (!r->fifo_count) return NULL;
-    uint64_t first = fifo_at(r, 0)->id;
-    if (id < first || id - first >= r->fifo_count) return NULL;
-    return fifo_at(r, (size_t)(id - first));
-}
-
-static struct txn *fifo_push(struct pg_reader *r)
-{
-    if (r->fifo_count == r->fifo_cap) {
-        size_t cap = r->fifo_cap ? r->fifo_cap * 2 : 1024;
-        struct txn *f = malloc(cap * sizeof *f);
-        if (!f) return NULL;
-        uint64_t current_id = r->current ? r->current->id : 0;
-        for (size_t i = 0; i < r->fifo_count; i++) {
-            f[i] = *fifo_at(r, i);
-            if (fifo_at(r, i)->parts == fifo_at(r, i)->inline_parts) f[i].parts = f[i].inline_parts;
-        }
-        free(r->fifo);
-        r->fifo = f;
-        r->fifo_cap = cap;
-        r->fifo_head = 0;
-        if (r->current) r->current = fifo_find(r, current_id); /* it moved with the ring */
-    }
-    struct txn *t = &r->fifo[(r->fifo_head + r->fifo_count) % r->fifo_cap];
-    memset(t, 0, sizeof *t);
-    t->id = r->next_txn_id++;
-    t->parts = t->inline_parts;
-    t->parts_cap = PG_TXN_PARTS;
-    t->chunk_table = -1;
-    r->fifo_count++;
-    return t;
-}
-
-static void fifo_pop(struct pg_reader *r)
-{
-    struct txn *t = fifo_at(r, 0);
-    if (!t->satisfied_us) r->unapplied -= t->events;
-    if (t->parts != t->inline_parts) free(t->parts);
-    json_decref(t->chunk_after);
-    r->fifo_head = (r->fifo_head + 1) % r->fifo_cap;
-    r->fifo_count--;
-}
-
-static void fifo_clear(struct pg_reader *r)
-{
-    while (r->fifo_count) fifo_pop(r);
-    r->unapplied = 0;
-    r->current = NULL;
-}
-
-static void txn_note_offset(struct txn *t, int table, int32_t partition, int64_t offset)
-{
-    for (size_t i = 0; i < t->nparts; i++)
-        if (t->parts[i].table == table && t->parts[i].partition == partition) {
-            if (offset > t->parts[i].offset) t->parts[i].offset = offset;
-            return;
-        }
-    if (t->nparts == t->parts_cap) {
-        size_t cap = t->parts_cap * 2;
-        struct part_max *p = malloc(cap * sizeof *p);
-        if (!p) return; /* the ack count still holds the entry back safely */
-        memcpy(p, t->parts, t->nparts * sizeof *p);
-        if (t->parts != t->inline_parts) free(t->parts);
-        t->parts = p;
-        t->parts_cap = cap;
-    }
-    t->parts[t->nparts++] = (struct part_max){table, partition, offset};
-}
-
-/* ---- producing events ---- */
-
-/* The opaque of a message: the entry id in the high bits, the table index in the low
- * 16 (a source with more mapped tables than that is refused at start). Id 0 marks
- * side events (schema changes, alerts) that no entry waits for. */
-static void *pack_opaque(uint64_t txn_id, int table)
-{
-    return (void *)(uintptr_t)((txn_id << 16) | (uint64_t)table);
-}
-
-static void delivered(void *arg, void *opaque, int err, const char *errstr, int32_t partition,
-                      int64_t offset)
-{
-    struct pg_reader *r = arg;
-    uint64_t id = (uint64_t)(uintptr_t)opaque >> 16;
-    int table = (int)((uintptr_t)opaque & 0xffff);
-    if (!id) {
-        if (err) log_error("cdc.pg", "%s: the backbone refused a schema or alert event: %s",
-                           r->src->name, errstr);
-        return;
-    }
-    struct txn *t = fifo_find(r, id);
-    if (!t) return; /* from before a reconnect: already forgotten */
-    if (err) {
-        reader_fail(r, "the backbone refused an event (%s); reading again from the last "
-                       "confirmed position", errstr);
-        return;
-    }
-    t->acked++;
-    txn_note_offset(t, table, partition, offset);
-}
-
-static int produce(struct pg_reader *r, struct txn *t, int table, json_t *key,
-                   const struct change_event *ev)
-{
-    size_t len, key_len;
-    char *value = event_encode(ev, &len);
-    char *key_text = key ? json_dumps(key, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS) : NULL;
-    key_len = key_text ? strlen(key_text) : 0;
-    int rc = -1;
-    if (value)
-        rc = kafka_producer_send(r->producer, r->tables[table].topic, key_text, key_len, value,
-                                 len, pack_opaque(t->id, table));
-    free(value);
-    free(key_text);
-    if (rc != 0) return -1;
-    t->events++;
-    r->unapplied++;
-    r->last_event_ms = now_ms();
-    metrics_inc(r->m_events, 1);
-    return 0;
-}
-
-/* A schema-change or alert event: nothing waits for it to be applied. */
-static void produce_side(struct pg_reader *r, const char *topic, const char *key, json_t *doc)
-{
-    char *text = json_dumps(doc, JSON_COMPACT | PGOUTPUT_JSON_DUMP_FLAGS);
-    if (!text ||
-        kafka_producer_send(r->producer, topic, key, strlen(key), text, strlen(text),
-                            pack_opaque(0, 0)) != 0)
-        log_error("cdc.pg", "%s: cannot queue an event on %s", r->src->name, topic);
-    free(text);
 }
 
 static int table_for(struct pg_reader *r, const char *schema, const char *name)
@@ -445,7 +270,7 @@ static void schema_load(struct pg_reader *r, struct table_info *t)
 
 static void write_status(struct pg_reader *r)
 {
-    if (!r->m_state) return; /* still being built */
+    if (!r->m_state || !r->tracker) return; /* still being built */
     json_t *tables = json_array();
     for (size_t i = 0; i < r->ntables; i++) {
         struct table_info *t = &r->tables[i];
@@ -476,7 +301,7 @@ static void write_status(struct pg_reader *r)
         lsn, "slot_lag_bytes", r->slot_lag >= 0 ? json_integer(r->slot_lag) : json_null(),
         "retained_wal_bytes", r->retained >= 0 ? json_integer(r->retained) : json_null(),
         "last_heartbeat_ms", OPT_MS(r->last_heartbeat_ms), "last_event_ms",
-        OPT_MS(r->last_event_ms), "tables", tables);
+        OPT_MS(tracker_last_event_ms(r->tracker)), "tables", tables);
 #undef OPT_MS
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     if (text) store_set(r->rt->store, r->scope, "status", text);
@@ -502,18 +327,6 @@ static void send_status(struct pg_reader *r, int force)
     r->last_status_us = now;
 }
 
-static int txn_applied(struct pg_reader *r, const struct txn *t)
-{
-    if (!t->closed || t->acked < t->events) return 0;
-    if (!kafka_embedded(r->rt->kafka)) return 1; /* acks=all on a real cluster is durable */
-    for (size_t i = 0; i < t->nparts; i++) {
-        const struct part_max *p = &t->parts[i];
-        if (p->partition < 0 || p->partition >= PG_MAX_PARTITIONS) return 0;
-        if (r->applied[p->table * PG_MAX_PARTITIONS + p->partition] <= p->offset) return 0;
-    }
-    return 1;
-}
-
 static void snapshot_finished(struct pg_reader *r)
 {
     if (store_set(r->rt->store, r->scope, "snapshot", r->snapshot_token) != 0)
@@ -534,7 +347,7 @@ static void snapshot_finished(struct pg_reader *r)
 }
 
 /* A confirmed chunk: the progress a restart resumes from. */
-static void chunk_confirmed(struct pg_reader *r, const struct txn *t)
+static void chunk_confirmed(struct pg_reader *r, const struct tracker_entry *t)
 {
     struct table_info *tab = &r->tables[t->chunk_table];
     if (t->chunk_last && t->chunk_kind == SK_REQUESTED) {
@@ -551,73 +364,42 @@ static void chunk_confirmed(struct pg_reader *r, const struct txn *t)
                   t->chunk_after, t->chunk_last, t->chunk_rows);
 }
 
-static void confirm_progress(struct pg_reader *r)
+static void update_lag(struct pg_reader *r)
 {
-    int64_t now = event_now_us();
-    int64_t delay = kafka_embedded(r->rt->kafka) ? (int64_t)r->rt->cfg->redis.persist_delay_ms * 1000
-                                                 : 0;
-    uint64_t before = r->confirmed_lsn;
-    /* note when each entry is seen applied, in order; applied events leave the window at
-       once, while confirming them waits for the persistence delay */
-    for (size_t i = 0; i < r->fifo_count; i++) {
-        struct txn *t = fifo_at(r, i);
-        if (t->satisfied_us) continue;
-        if (!txn_applied(r, t)) break;
-        t->satisfied_us = now;
-        r->unapplied -= t->events;
-    }
-    while (r->fifo_count) {
-        struct txn *t = fifo_at(r, 0);
-        /* Redis may hold an AOF write back up to 2 s, then fsync within 1 s: wait that
-           long before the source may drop what it holds */
-        if (!t->satisfied_us || now - t->satisfied_us < delay) break;
-        if (t->chunk_table >= 0) chunk_confirmed(r, t);
-        if (t->is_snapshot_end) snapshot_finished(r);
-        if (t->end_lsn > r->confirmed_lsn) r->confirmed_lsn = t->end_lsn;
-        if (r->current == t) r->current = NULL;
-        fifo_pop(r);
-    }
-    if (r->confirmed_lsn != before) {
-        metrics_set(r->m_confirmed, (double)r->confirmed_lsn);
-        send_status(r, 1);
-    }
-    if (r->server_wal_end > r->confirmed_lsn)
-        metrics_set(r->m_lag, (double)(r->server_wal_end - r->confirmed_lsn));
-    else
-        metrics_set(r->m_lag, 0);
+    metrics_set(r->m_lag, r->server_wal_end > r->confirmed_lsn
+                              ? (double)(r->server_wal_end - r->confirmed_lsn)
+                              : 0);
 }
 
-static void applied_reply(void *arg, redisReply *reply)
+/* An entry the tracker found durable downstream, oldest first; NULL ends a batch. */
+static void entry_confirmed(void *arg, struct tracker_entry *e)
 {
     struct pg_reader *r = arg;
-    r->applied_query_in_flight = 0;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const char *field = reply->element[i]->str;
-        const char *bar = field ? strrchr(field, '|') : NULL;
-        if (!bar || !reply->element[i + 1]->str) continue;
-        size_t topic_len = (size_t)(bar - field);
-        for (size_t t = 0; t < r->ntables; t++) {
-            if (strlen(r->tables[t].topic) != topic_len ||
-                strncmp(r->tables[t].topic, field, topic_len) != 0)
-                continue;
-            long partition = strtol(bar + 1, NULL, 10);
-            if (partition >= 0 && partition < PG_MAX_PARTITIONS)
-                r->applied[t * PG_MAX_PARTITIONS + (size_t)partition] =
-                    strtoll(reply->element[i + 1]->str, NULL, 10);
-        }
+    if (!e) {
+        metrics_set(r->m_confirmed, (double)r->confirmed_lsn);
+        update_lag(r);
+        send_status(r, 1);
+        return;
     }
-    confirm_progress(r);
+    if (e->chunk_table >= 0) chunk_confirmed(r, e);
+    if (e->is_snapshot_end) snapshot_finished(r);
+    if (e->end_pos > r->confirmed_lsn) r->confirmed_lsn = e->end_pos;
+    if (e->id == r->current_id) r->current_id = 0;
+}
+
+static void tracker_failed(void *arg, const char *why)
+{
+    reader_fail(arg, "%s", why);
 }
 
 static int window_full(const struct pg_reader *r)
 {
-    return r->unapplied >= (uint64_t)r->rt->cfg->backbone.window;
+    return tracker_unapplied(r->tracker) >= (uint64_t)r->rt->cfg->backbone.window;
 }
 
 static void resume_reading(struct pg_reader *r)
 {
-    if (r->unapplied >= (uint64_t)r->rt->cfg->backbone.window / 2) return;
+    if (tracker_unapplied(r->tracker) >= (uint64_t)r->rt->cfg->backbone.window / 2) return;
     if (r->reading_paused && r->state == PG_STREAMING && r->repl_ev) {
         r->reading_paused = 0;
         event_add(r->repl_ev, NULL);
@@ -681,7 +463,8 @@ static void reader_fail(struct pg_reader *r, const char *fmt, ...)
     r->reconnects++;
     metrics_inc(r->m_errors, 1);
     close_connections(r);
-    fifo_clear(r);
+    tracker_clear(r->tracker);
+    r->current_id = 0;
     r->reading_paused = 0;
     r->snapshot_pending_end = 0;
     for (size_t i = 0; i < r->ntables; i++) {
@@ -798,7 +581,7 @@ static void schema_observe(struct pg_reader *r, int table, struct schema_table *
     }
     int incompatible = verdict == SCHEMA_INCOMPATIBLE;
     char lsn[PGOUTPUT_LSN_BUFLEN];
-    pgoutput_format_lsn(r->current ? r->current_final_lsn : r->server_wal_end, lsn);
+    pgoutput_format_lsn(r->current_id ? r->current_final_lsn : r->server_wal_end, lsn);
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O?, s:o, s:b}", "source",
                            r->src->name, "schema", t->cfg->schema, "table", t->cfg->name,
                            "verdict", incompatible ? "incompatible" : "compatible", "lsn", lsn,
@@ -806,7 +589,7 @@ static void schema_observe(struct pg_reader *r, int table, struct schema_table *
                            "columns", schema_table_to_json(shape), "parked", incompatible);
     char key[400];
     snprintf(key, sizeof key, "%s.%s", r->src->name, t->label);
-    if (ev) produce_side(r, r->schema_topic, key, ev);
+    if (ev) tracker_produce_side(r->tracker, r->schema_topic, key, ev);
     json_decref(ev);
     char summary[400] = "";
     json_t *reasons = details ? json_object_get(details, "reasons") : NULL;
@@ -838,7 +621,7 @@ static void schema_observe(struct pg_reader *r, int table, struct schema_table *
     json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "rule", "schema_change",
                               "severity", "critical", "source", r->src->name, "table", t->label,
                               "summary", t->parked_reason, "ts_ms", (json_int_t)now_ms());
-    if (alert) produce_side(r, r->alert_topic, key, alert);
+    if (alert) tracker_produce_side(r->tracker, r->alert_topic, key, alert);
     json_decref(alert);
     write_status(r);
 }
@@ -875,10 +658,12 @@ static int segment_if_big(struct pg_reader *r)
 {
     uint64_t segment = (uint64_t)r->rt->cfg->backbone.window / 4;
     if (segment < 1) segment = 1;
-    if (r->current->events < segment) return 0;
-    r->current->closed = 1;
-    r->current = fifo_push(r);
-    if (!r->current) {
+    struct tracker_entry *e = tracker_find(r->tracker, r->current_id);
+    if (!e || e->events < segment) return 0;
+    e->closed = 1;
+    e = tracker_push(r->tracker);
+    r->current_id = e ? e->id : 0;
+    if (!e) {
         reader_fail(r, "out of memory");
         return -1;
     }
@@ -890,7 +675,8 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     const struct pgoutput_change *ch = &msg->change;
     int table = table_for(r, ch->relation->schema, ch->relation->name);
     if (table < 0) return 0; /* published but not mapped: nothing to do */
-    if (!r->current) {
+    struct tracker_entry *current = tracker_find(r->tracker, r->current_id);
+    if (!current) {
         reader_fail(r, "change outside a transaction");
         return -1;
     }
@@ -942,7 +728,7 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     ev.read_us = event_now_us();
     if (ev.commit_us && ev.read_us >= ev.commit_us)
         metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
-    int rc = produce(r, r->current, table, key, &ev);
+    int rc = tracker_produce(r->tracker, current, table, key, &ev);
     json_decref(after);
     json_decref(before);
     json_decref(key);
@@ -983,13 +769,13 @@ static int handle_message(struct pg_reader *r, const struct pgoutput_msg *m)
             metrics_set(r->m_heartbeat, (double)(r->last_heartbeat_ms - sent) / 1000.0);
         if (!m->message.transactional) {
             /* confirmed in order like a transaction: idle sources advance their slot */
-            struct txn *t = fifo_push(r);
+            struct tracker_entry *t = tracker_push(r->tracker);
             if (!t) {
                 reader_fail(r, "out of memory");
                 return -1;
             }
             t->closed = 1;
-            t->end_lsn = m->message.lsn;
+            t->end_pos = m->message.lsn;
         }
         return 0;
     }
@@ -1011,15 +797,17 @@ static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
     if (f->wal_end > r->server_wal_end) r->server_wal_end = f->wal_end;
     if (f->kind == PGOUTPUT_FRAME_KEEPALIVE) {
         /* nothing in flight and nothing open: everything the server sent is handled */
-        if (!r->fifo_count && f->wal_end > r->confirmed_lsn) r->confirmed_lsn = f->wal_end;
+        if (!tracker_count(r->tracker) && f->wal_end > r->confirmed_lsn)
+            r->confirmed_lsn = f->wal_end;
         if (f->reply_requested) send_status(r, 1);
         return 0;
     }
     const struct pgoutput_msg *m = &f->msg;
     switch (m->kind) {
-    case PGOUTPUT_MSG_BEGIN:
-        r->current = fifo_push(r);
-        if (!r->current) {
+    case PGOUTPUT_MSG_BEGIN: {
+        struct tracker_entry *e = tracker_push(r->tracker);
+        r->current_id = e ? e->id : 0;
+        if (!e) {
             reader_fail(r, "out of memory");
             return -1;
         }
@@ -1028,13 +816,16 @@ static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
         r->current_xid = m->begin.xid;
         r->current_index = 0;
         return 0;
-    case PGOUTPUT_MSG_COMMIT:
-        if (!r->current) return 0;
-        r->current->end_lsn = m->commit.end_lsn;
-        r->current->closed = 1;
-        r->current = NULL;
+    }
+    case PGOUTPUT_MSG_COMMIT: {
+        struct tracker_entry *e = tracker_find(r->tracker, r->current_id);
+        r->current_id = 0;
+        if (!e) return 0;
+        e->end_pos = m->commit.end_lsn;
+        e->closed = 1;
         metrics_inc(r->m_txns, 1);
         return 0;
+    }
     case PGOUTPUT_MSG_INSERT:
     case PGOUTPUT_MSG_UPDATE:
     case PGOUTPUT_MSG_DELETE:
@@ -1157,21 +948,21 @@ static void stream_start(struct pg_reader *r)
 
 /* Produces the rows of a chunk result as one entry. Rows whose key is in skip (sorted,
  * may be NULL) are left out. Returns the entry, or NULL after failing the reader. */
-static struct txn *emit_rows(struct pg_reader *r, int table, PGresult *res, uint64_t lsn,
+static struct tracker_entry *emit_rows(struct pg_reader *r, int table, PGresult *res, uint64_t lsn,
                              int64_t commit_us, char **skip, size_t nskip, int64_t *emitted)
 {
     struct table_info *t = &r->tables[table];
     int ncols = PQnfields(res);
     struct pgoutput_column *cols = calloc((size_t)ncols + 1, sizeof *cols);
     struct pgoutput_value *vals = calloc((size_t)ncols + 1, sizeof *vals);
-    struct txn *e = fifo_push(r);
+    struct tracker_entry *e = tracker_push(r->tracker);
     if (!cols || !vals || !e) {
         free(cols);
         free(vals);
         reader_fail(r, "out of memory reading the snapshot");
         return NULL;
     }
-    e->end_lsn = lsn;
+    e->end_pos = lsn;
     e->closed = 1;
     e->chunk_table = table;
     for (int c = 0; c < ncols; c++) {
@@ -1226,7 +1017,7 @@ static struct txn *emit_rows(struct pg_reader *r, int table, PGresult *res, uint
                                   .lsn = lsn, .commit_us = commit_us,
                                   .read_us = event_now_us(), .snapshot = 1};
         event_position_pg(ev.position, lsn, index++);
-        int rc = produce(r, e, table, key, &ev);
+        int rc = tracker_produce(r->tracker, e, table, key, &ev);
         json_decref(after);
         json_decref(key);
         if (rc != 0) {
@@ -1309,12 +1100,12 @@ static char *count_sql(const struct table_info *t)
 
 /* Books a read chunk as entry e: its position, the table's progress and resume point.
  * Returns 1 when it was the table's last chunk. */
-static int chunk_account(struct pg_reader *r, struct txn *e, int table, uint64_t lsn,
+static int chunk_account(struct pg_reader *r, struct tracker_entry *e, int table, uint64_t lsn,
                          int64_t rows_read)
 {
     struct table_info *t = &r->tables[table];
     e->closed = 1;
-    e->end_lsn = lsn;
+    e->end_pos = lsn;
     e->chunk_table = table;
     e->chunk_kind = t->kind;
     t->rows_done += rows_read;
@@ -1357,13 +1148,13 @@ static void all_workers_done(struct pg_reader *r)
         r->workers[i].conn = NULL;
     }
     r->nworkers = 0;
-    struct txn *end = fifo_push(r);
+    struct tracker_entry *end = tracker_push(r->tracker);
     if (!end) {
         reader_fail(r, "out of memory");
         return;
     }
     end->is_snapshot_end = 1; /* confirmed, in order, only after every chunk */
-    end->end_lsn = r->consistent_lsn;
+    end->end_pos = r->consistent_lsn;
     end->closed = 1;
     log_info("cdc.pg", "%s: snapshot read (%.0f rows); waiting for it to be applied while "
                        "streaming", r->src->name, metrics_value(r->m_snapshot_rows));
@@ -1384,9 +1175,9 @@ static void worker_chunk(struct pgconn *c, PGresult *res, void *arg)
     (void)c;
     int64_t emitted = 0;
     int nrows = PQntuples(res);
-    struct txn *e = nrows ? emit_rows(r, w->table, res, r->consistent_lsn, r->snapshot_commit_us,
+    struct tracker_entry *e = nrows ? emit_rows(r, w->table, res, r->consistent_lsn, r->snapshot_commit_us,
                                       NULL, 0, &emitted)
-                          : fifo_push(r);
+                          : tracker_push(r->tracker);
     PQclear(res);
     if (!e) {
         if (r->state != PG_DOWN) reader_fail(r, "out of memory");
@@ -1593,9 +1384,9 @@ static void wm_emit(struct pg_reader *r, uint64_t lsn)
     qsort(r->seen, r->nseen, sizeof *r->seen, key_cmp);
     int nrows = PQntuples(r->wm_rows);
     int64_t emitted = 0;
-    struct txn *e = nrows ? emit_rows(r, r->wm_table, r->wm_rows, lsn, event_now_us(), r->seen,
+    struct tracker_entry *e = nrows ? emit_rows(r, r->wm_table, r->wm_rows, lsn, event_now_us(), r->seen,
                                       r->nseen, &emitted)
-                          : fifo_push(r);
+                          : tracker_push(r->tracker);
     if (!e) {
         if (r->state != PG_DOWN) reader_fail(r, "out of memory");
         return;
@@ -1706,7 +1497,7 @@ static void wm_next(struct pg_reader *r)
         for (size_t i = 0; i < r->ntables; i++)
             if (r->tables[i].kind == SK_RESUMED && r->tables[i].snap == TS_READING) return;
         r->snapshot_pending_end = 0;
-        struct txn *end = fifo_push(r);
+        struct tracker_entry *end = tracker_push(r->tracker);
         if (!end) {
             reader_fail(r, "out of memory");
             return;
@@ -2282,14 +2073,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     r->ticks++;
     int every_second = r->ticks % PG_STATUS_EVERY_TICKS == 0;
     if (r->state == PG_STREAMING || r->state == PG_SNAPSHOT) {
-        if (kafka_embedded(r->rt->kafka)) {
-            if (!r->applied_query_in_flight && r->fifo_count &&
-                redis_sendf(r->redis, applied_reply, r, "HGETALL %s", r->applied_key) == 0)
-                r->applied_query_in_flight = 1;
-        } else {
-            confirm_progress(r);
-        }
-        if (!r->fifo_count) confirm_progress(r);
+        tracker_tick(r->tracker);
+        update_lag(r);
         resume_reading(r);
         send_status(r, 0);
     }
@@ -2303,7 +2088,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 static void redis_state(void *arg, int ready)
 {
     struct pg_reader *r = arg;
-    if (!ready) r->applied_query_in_flight = 0;
+    if (!ready) tracker_redis_lost(r->tracker);
 }
 
 struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *src, char *err,
@@ -2321,7 +2106,6 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     r->rt = rt;
     r->src = src;
     r->backoff_ms = PG_BACKOFF_MIN_MS;
-    r->next_txn_id = 1;
     r->slot_lag = r->retained = -1;
     r->wm_table = -1;
     /* watermark ids stay unique across restarts: a replayed message of an earlier run
@@ -2342,12 +2126,10 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         goto fail;
     r->ntables = src->ntables;
     r->tables = calloc(r->ntables ? r->ntables : 1, sizeof *r->tables);
-    r->applied = malloc((r->ntables ? r->ntables : 1) * PG_MAX_PARTITIONS * sizeof *r->applied);
-    if (!r->tables || !r->applied) {
+    if (!r->tables) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < r->ntables * PG_MAX_PARTITIONS; i++) r->applied[i] = -1;
     char labels[600];
     struct metrics *mx = rt->metrics;
     for (size_t i = 0; i < r->ntables; i++) {
@@ -2380,8 +2162,6 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         kafka_topic_ensure(rt->kafka, r->alert_topic, err, errlen) != 0)
         goto fail;
     snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
-    r->m_events = metrics_counter(mx, "stockmesh_cdc_events_total",
-                                  "Change events read from a source.", labels);
     r->m_txns = metrics_counter(mx, "stockmesh_cdc_transactions_total",
                                 "Source transactions read.", labels);
     r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
@@ -2431,12 +2211,17 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
                                           "Source commit to change event read (streaming).",
                                           labels, metrics_latency_buckets,
                                           metrics_latency_nbuckets);
-    r->producer = kafka_producer_new(rt->kafka, delivered, r, err, errlen);
-    if (!r->producer) goto fail;
     r->redis = redis_new(rt->base, rt->cfg, rt->metrics, "cdc", err, errlen);
     if (!r->redis) goto fail;
+    const char **topics = calloc(r->ntables ? r->ntables : 1, sizeof *topics);
+    for (size_t i = 0; topics && i < r->ntables; i++) topics[i] = r->tables[i].topic;
+    r->tracker = topics ? tracker_new(rt, r->redis, src->name, topics, r->ntables,
+                                      entry_confirmed, tracker_failed, r, err, errlen)
+                        : NULL;
+    if (!topics) snprintf(err, errlen, "out of memory");
+    free(topics);
+    if (!r->tracker) goto fail;
     redis_on_state(r->redis, redis_state, r);
-    snprintf(r->applied_key, sizeof r->applied_key, "stockmesh:applied:%s", kafka_epoch(rt->kafka));
     r->tick = event_new(rt->base, -1, EV_PERSIST, tick_cb, r);
     r->reconnect = evtimer_new(rt->base, connect_cb, r);
     if (!r->tick || !r->reconnect) {
@@ -2464,8 +2249,7 @@ void pg_reader_free(struct pg_reader *r)
     close_connections(r);
     if (r->tick) event_free(r->tick);
     if (r->reconnect) event_free(r->reconnect);
-    if (r->producer) kafka_producer_free(r->producer, 2000);
-    fifo_clear(r);
+    tracker_free(r->tracker, 2000);
     if (r->redis) redis_free(r->redis);
     pgoutput_free(r->decoder);
     for (size_t i = 0; i < r->ntables && r->tables; i++) {
@@ -2478,7 +2262,5 @@ void pg_reader_free(struct pg_reader *r)
     seen_clear(r);
     free(r->seen);
     free(r->tables);
-    free(r->applied);
-    free(r->fifo);
     free(r);
 }
