@@ -23,11 +23,11 @@ char *event_encode(const struct change_event *ev, size_t *len)
 {
     char op[2] = {ev->op, 0};
     json_t *source = json_pack(
-        "{s:s?, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:I, s:s, s:s}", "connector", ev->connector,
-        "name", ev->source, "db", ev->db, "schema", ev->schema, "table", ev->table, "lsn",
-        (json_int_t)ev->lsn, "txId", (json_int_t)ev->txid, "ts_ms", (json_int_t)(ev->commit_us / 1000),
-        "ts_us", (json_int_t)ev->commit_us, "snapshot", ev->snapshot ? "true" : "false",
-        "position", ev->position);
+        "{s:s?, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:I, s:s, s:s, s:s*}", "connector",
+        ev->connector, "name", ev->source, "db", ev->db, "schema", ev->schema, "table", ev->table,
+        "lsn", (json_int_t)ev->lsn, "txId", (json_int_t)ev->txid, "ts_ms",
+        (json_int_t)(ev->commit_us / 1000), "ts_us", (json_int_t)ev->commit_us, "snapshot",
+        ev->snapshot ? "true" : "false", "position", ev->position, "gtid", ev->gtid);
     if (!source) return NULL;
     json_t *root = json_pack("{s:O?, s:O?, s:s, s:I, s:I, s:o}", "before", ev->before, "after",
                              ev->after, "op", op, "ts_ms", (json_int_t)(ev->read_us / 1000),

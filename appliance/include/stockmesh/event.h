@@ -27,6 +27,7 @@ struct change_event {
     const char *schema;
     const char *table;
     uint64_t lsn;                 /* PostgreSQL commit LSN (0 for other sources) */
+    const char *gtid;             /* MariaDB: the transaction's GTID ("domain-server-seq"), or NULL */
     uint64_t txid;
     char position[EVENT_POSITION_LEN + 1];
     int64_t commit_us;            /* source commit time, unix µs */

@@ -1,0 +1,1389 @@
+/* mariadb_reader.c — see mariadb_reader.h.
+ *
+ * Two sides. The reader thread owns every MYSQL handle: it connects, checks the
+ * server's binlog settings, reads the snapshot when one is needed, then streams the
+ * binlog from a GTID; it decodes rows into JSON and queues them. The event loop
+ * drains the queue into the tracker (which produces and confirms), keeps the source's
+ * status, and decides at start whether the stream can go on from the confirmed GTID
+ * or a snapshot is needed (Redis no longer holds this source's data). The queue is
+ * bounded and the loop stops draining while the in-flight window is full, so a fast
+ * source waits on its own socket rather than filling memory. */
+#include "mariadb_reader.h"
+
+#include "binlog.h"
+#include "tracker.h"
+#include "stockmesh/config.h"
+#include "stockmesh/event.h"
+#include "stockmesh/kafka.h"
+#include "stockmesh/log.h"
+#include "stockmesh/metrics.h"
+#include "stockmesh/redis.h"
+#include "stockmesh/runtime.h"
+#include "stockmesh/store.h"
+
+#include <mysql.h>
+#include <mariadb_rpl.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MY_TICK_MS 50
+#define MY_QUEUE_MAX 8192
+#define MY_BACKOFF_MIN_MS 500
+#define MY_BACKOFF_MAX_MS 30000
+#define MY_DRAIN_BATCH 2000
+
+enum my_state { MY_DOWN, MY_CONNECTING, MY_SNAPSHOT, MY_STREAMING };
+static const char *const state_names[] = {"down", "connecting", "snapshot", "streaming"};
+static const int state_metric[] = {0, 1, 2, 3};
+
+enum item_kind {
+    IT_SESSION,        /* a new session starts: forget what the last one left in flight */
+    IT_STATE,          /* the thread's state changed (state) */
+    IT_ERROR,          /* the session failed (text); the thread retries after a backoff */
+    IT_SNAPSHOT_BEGIN, /* the snapshot's consistent point is text (a GTID list) */
+    IT_ROW,            /* one change or snapshot row */
+    IT_CHUNK_END,      /* a snapshot chunk ends */
+    IT_SNAPSHOT_END,   /* the snapshot is read; streaming follows from text */
+    IT_BEGIN,          /* a transaction starts (text: its GTID) */
+    IT_COMMIT,         /* it commits (text: the GTID list after it) */
+    IT_HEARTBEAT,
+};
+
+struct item {
+    struct item *next;
+    enum item_kind kind;
+    enum my_state state;
+    int table;
+    char op;
+    json_t *before, *after, *key;
+    uint64_t seq;
+    uint32_t index;
+    int64_t commit_us;
+    char *text;
+};
+
+struct table_info {
+    const struct config_table *cfg;
+    char topic[512];
+    char label[260];
+    char **key_columns;           /* thread-owned, NULL-terminated */
+    struct metric *m_rows;
+};
+
+struct mariadb_reader {
+    struct runtime *rt;
+    const struct config_source *src;
+    char scope[128];
+    char password[256];
+    char host[256], user[128], database[128];
+    unsigned port;
+    uint32_t server_id;
+
+    struct table_info *tables;
+    size_t ntables;
+
+    /* shared between the thread and the loop, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t space;
+    struct item *head, *tail;
+    size_t queued;
+    int stopping;
+    int restart;                  /* the loop asks the thread to read again from the confirmed GTID */
+    int thread_started;
+    int snapshot_needed;          /* the thread reads a snapshot before streaming */
+    char start_gtid[1024];        /* where the stream resumes (confirmed) */
+    pthread_t thread;
+    int wake[2];                  /* thread -> loop: the queue has items */
+
+    /* loop side */
+    enum my_state state;
+    int64_t state_since_ms;
+    struct event *wake_ev, *tick, *start;
+    struct redis *redis;
+    struct tracker *tracker;
+    uint64_t current_id;
+    char current_gtid[64];
+    char snapshot_token[64];
+    char snapshot_gtid[1024];
+    int draining_paused;
+    uint64_t reconnects;
+    char last_error[1024];
+    int64_t last_error_ms, last_heartbeat_ms;
+    char confirmed_gtid[1024];
+    uint64_t ticks;
+    struct metric *m_state, *m_errors, *m_txns, *m_snapshot_rows, *m_read_latency, *m_heartbeats;
+};
+
+static int64_t now_ms(void)
+{
+    return event_now_us() / 1000;
+}
+
+/* ---- the queue ---- */
+
+static void item_free(struct item *it)
+{
+    if (!it) return;
+    json_decref(it->before);
+    json_decref(it->after);
+    json_decref(it->key);
+    free(it->text);
+    free(it);
+}
+
+/* Thread side: appends it, waiting while the queue is full. 0, or -1 when stopping. */
+static int post(struct mariadb_reader *r, struct item *it)
+{
+    pthread_mutex_lock(&r->lock);
+    while (r->queued >= MY_QUEUE_MAX && !r->stopping) pthread_cond_wait(&r->space, &r->lock);
+    if (r->stopping) {
+        pthread_mutex_unlock(&r->lock);
+        item_free(it);
+        return -1;
+    }
+    int was_empty = !r->head;
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->queued++;
+    pthread_mutex_unlock(&r->lock);
+    if (was_empty) {
+        char c = 1;
+        if (write(r->wake[1], &c, 1) < 0 && errno != EAGAIN) { /* the loop polls anyway */
+        }
+    }
+    return 0;
+}
+
+static struct item *item_new(enum item_kind kind, const char *text)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (it && text && !(it->text = strdup(text))) {
+        free(it);
+        return NULL;
+    }
+    if (it) it->kind = kind;
+    return it;
+}
+
+static int post_simple(struct mariadb_reader *r, enum item_kind kind, const char *text)
+{
+    struct item *it = item_new(kind, text);
+    return it ? post(r, it) : -1;
+}
+
+static int post_state(struct mariadb_reader *r, enum my_state s)
+{
+    struct item *it = item_new(IT_STATE, NULL);
+    if (!it) return -1;
+    it->state = s;
+    return post(r, it);
+}
+
+static int stopping(struct mariadb_reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int s = r->stopping;
+    pthread_mutex_unlock(&r->lock);
+    return s;
+}
+
+/* The session must end: stopping, or the loop wants what is in flight read again. */
+static int session_over(struct mariadb_reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int s = r->stopping || r->restart;
+    pthread_mutex_unlock(&r->lock);
+    return s;
+}
+
+/* ---- the thread: one session after another ---- */
+
+/* Appends the fix to the errors an operator meets when setting a source up. */
+static void explain(const struct mariadb_reader *r, unsigned code, const char *msg, char *out,
+                    size_t outlen)
+{
+    const char *hint = "";
+    char buf[400];
+    if (code == 1045) {
+        hint = " (check the source's user and password_file)";
+    } else if (code == 1227 || code == 1044 || strstr(msg, "REPLICATION SLAVE") ||
+               strstr(msg, "BINLOG MONITOR")) {
+        snprintf(buf, sizeof buf,
+                 " (grant it: GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'%%')",
+                 r->user);
+        hint = buf;
+    } else if (code == 2002 || code == 2003 || code == 2013) {
+        hint = " (is MariaDB running and listening at the dsn's host and port?)";
+    } else if (code == 1236) {
+        hint = " (the binlog holding the confirmed GTID is gone — purged or a new server; "
+               "Redis is re-filled by a new snapshot: delete the source's state with "
+               "`stockmesh snapshot` or let it be taken automatically)";
+    }
+    snprintf(out, outlen, "%s%s", msg, hint);
+}
+
+static int fail_query(struct mariadb_reader *r, MYSQL *m, const char *what, char *err, size_t errlen)
+{
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s: %s", what, mysql_error(m));
+    explain(r, mysql_errno(m), msg, err, errlen);
+    return -1;
+}
+
+static MYSQL *connect_db(struct mariadb_reader *r, char *err, size_t errlen)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    unsigned timeout = 10;
+    mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!mysql_real_connect(m, r->host, r->user, r->password[0] ? r->password : NULL,
+                            r->database, r->port, NULL, 0)) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "cannot connect: %s", mysql_error(m));
+        explain(r, mysql_errno(m), msg, err, errlen);
+        mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int run(struct mariadb_reader *r, MYSQL *m, const char *sql, char *err, size_t errlen)
+{
+    if (mysql_real_query(m, sql, strlen(sql)) != 0) return fail_query(r, m, sql, err, errlen);
+    MYSQL_RES *res = mysql_store_result(m);
+    mysql_free_result(res);
+    return 0;
+}
+
+/* The server must write what a change reader needs into its binlog. */
+static int check_server(struct mariadb_reader *r, MYSQL *m, char *err, size_t errlen)
+{
+    const char *sql = "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, "
+                      "@@binlog_row_metadata, @@version";
+    if (mysql_real_query(m, sql, strlen(sql)) != 0)
+        return fail_query(r, m, "cannot read the binlog settings", err, errlen);
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (!row) {
+        mysql_free_result(res);
+        return fail_query(r, m, "cannot read the binlog settings", err, errlen);
+    }
+    int rc = 0;
+    if (!row[0] || strcmp(row[0], "1") != 0) {
+        snprintf(err, errlen, "the server writes no binlog: start it with log_bin (and a "
+                              "server_id) in its configuration");
+        rc = -1;
+    } else if (!row[1] || strcasecmp(row[1], "ROW") != 0) {
+        snprintf(err, errlen, "the server runs with binlog_format=%s; set binlog_format=ROW",
+                 row[1] ? row[1] : "?");
+        rc = -1;
+    } else if (!row[2] || strcasecmp(row[2], "FULL") != 0) {
+        snprintf(err, errlen, "the server runs with binlog_row_image=%s; set "
+                              "binlog_row_image=FULL", row[2] ? row[2] : "?");
+        rc = -1;
+    } else if (!row[3] || strcasecmp(row[3], "FULL") != 0) {
+        snprintf(err, errlen, "the server runs with binlog_row_metadata=%s; set "
+                              "binlog_row_metadata=FULL (column names travel in the binlog "
+                              "then)", row[3] ? row[3] : "?");
+        rc = -1;
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
+static void free_keys(struct table_info *t)
+{
+    if (!t->key_columns) return;
+    for (char **k = t->key_columns; *k; k++) free(*k);
+    free(t->key_columns);
+    t->key_columns = NULL;
+}
+
+static int load_keys(struct mariadb_reader *r, MYSQL *m, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        char schema[200], name[200], sql[800];
+        mysql_real_escape_string(m, schema, t->cfg->schema, strlen(t->cfg->schema));
+        mysql_real_escape_string(m, name, t->cfg->name, strlen(t->cfg->name));
+        snprintf(sql, sizeof sql,
+                 "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE "
+                 "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' AND CONSTRAINT_NAME = 'PRIMARY' "
+                 "ORDER BY ORDINAL_POSITION",
+                 schema, name);
+        if (mysql_real_query(m, sql, strlen(sql)) != 0)
+            return fail_query(r, m, "cannot read a table's primary key", err, errlen);
+        MYSQL_RES *res = mysql_store_result(m);
+        my_ulonglong n = res ? mysql_num_rows(res) : 0;
+        if (n == 0) {
+            mysql_free_result(res);
+            snprintf(err, errlen, "table %s has no primary key (or does not exist, or the "
+                                  "source's user cannot see it); stockmesh keys change events "
+                                  "by it: add one", t->label);
+            return -1;
+        }
+        free_keys(t);
+        t->key_columns = calloc((size_t)n + 1, sizeof *t->key_columns);
+        MYSQL_ROW row;
+        size_t k = 0;
+        while (t->key_columns && (row = mysql_fetch_row(res))) t->key_columns[k++] = strdup(row[0]);
+        mysql_free_result(res);
+        if (!t->key_columns) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The seq of the first domain of a GTID list ("0-1-42,1-2-7" -> 42): the position of
+ * snapshot rows (one GTID domain per source; see the README). */
+static uint64_t gtid_seq(const char *list)
+{
+    struct binlog_gtid_pos pos;
+    char err[128];
+    if (binlog_gtid_pos_parse(&pos, list, err, sizeof err) != 0) return 0;
+    uint64_t seq = pos.n ? pos.gtids[0].seq : 0;
+    binlog_gtid_pos_release(&pos);
+    return seq;
+}
+
+/* ---- snapshot rows (text protocol) mapped as binlog.c maps binlog rows ---- */
+
+static json_t *decimal_json(const char *text)
+{
+    int digits = 0, fraction = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '.') fraction = 1;
+        else if (*p >= '0' && *p <= '9' && (digits || *p != '0' || fraction)) digits++;
+    }
+    if (!fraction) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (!errno && !*end) return json_integer(v);
+        return json_string(text);
+    }
+    if (digits <= 15) return json_real(strtod(text, NULL));
+    return json_string(text);
+}
+
+static json_t *base64_json(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = 0;
+    json_t *j = json_string(out);
+    free(out);
+    return j;
+}
+
+/* "2026-11-24 10:00:00.5" -> "2026-11-24T10:00:00.5" (+ "Z" for TIMESTAMP, read in a
+ * UTC session); zero dates -> null, as the binlog mapping does. */
+static json_t *datetime_json(const char *text, int utc)
+{
+    if (strncmp(text, "0000-00-00", 10) == 0 || strncmp(text + 4, "-00", 3) == 0 ||
+        (strlen(text) >= 10 && strncmp(text + 7, "-00", 3) == 0))
+        return json_null();
+    char out[64];
+    snprintf(out, sizeof out, "%.40s%s", text, utc ? "Z" : "");
+    char *space = strchr(out, ' ');
+    if (space) *space = 'T';
+    return json_string(out);
+}
+
+static json_t *text_value_json(const MYSQL_FIELD *f, const char *v, unsigned long len)
+{
+    if (!v) return json_null();
+    switch (f->type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_YEAR: {
+        char *end;
+        errno = 0;
+        if (f->flags & UNSIGNED_FLAG) {
+            unsigned long long u = strtoull(v, &end, 10);
+            if (!errno && u <= INT64_MAX) return json_integer((json_int_t)u);
+            return json_string(v);
+        }
+        return json_integer(strtoll(v, &end, 10));
+    }
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL:
+        return decimal_json(v);
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE: {
+        double d = strtod(v, NULL);
+        return isfinite(d) ? json_real(d) : json_string(v);
+    }
+    case MYSQL_TYPE_BIT: {
+        uint64_t u = 0;
+        for (unsigned long i = 0; i < len; i++) u = u << 8 | (unsigned char)v[i];
+        return u <= INT64_MAX ? json_integer((json_int_t)u) : NULL;
+    }
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+        return datetime_json(v, 0);
+    case MYSQL_TYPE_DATETIME:
+        return datetime_json(v, 0);
+    case MYSQL_TYPE_TIMESTAMP:
+        return datetime_json(v, 1);
+    default:
+        break;
+    }
+    if (f->flags & SET_FLAG) {
+        json_t *a = json_array();
+        const char *p = v;
+        while (a && *p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            json_array_append_new(a, json_stringn(p, n));
+            p += n + (comma ? 1 : 0);
+        }
+        return a;
+    }
+    if (f->charsetnr == 63) return base64_json((const unsigned char *)v, len);
+    return json_stringn(v, len); /* NULL when not UTF-8 */
+}
+
+static json_t *text_row_to_json(const MYSQL_FIELD *fields, unsigned nfields, MYSQL_ROW row,
+                                const unsigned long *lengths, char *err, size_t errlen)
+{
+    json_t *o = json_object();
+    for (unsigned i = 0; o && i < nfields; i++) {
+        json_t *v = text_value_json(&fields[i], row[i], lengths[i]);
+        if (!v) {
+            snprintf(err, errlen, "column %s: value does not map (invalid UTF-8 or out of "
+                                  "range)", fields[i].name);
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, fields[i].name, v);
+    }
+    return o;
+}
+
+static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_t seq, int64_t read_us,
+                          char *err, size_t errlen)
+{
+    struct table_info *t = &r->tables[table];
+    char sql[2400];
+    char keys[600] = "", cond[1300] = "";
+    for (char **k = t->key_columns; *k; k++)
+        snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s`%s`",
+                 k == t->key_columns ? "" : ", ", *k);
+    json_t *after_key = NULL; /* the last key read, as SQL literals */
+    for (;;) {
+        if (stopping(r)) return -1;
+        if (after_key) {
+            char vals[600] = "";
+            size_t i;
+            json_t *v;
+            json_array_foreach(after_key, i, v) {
+                const char *s = json_string_value(v);
+                char esc[260];
+                mysql_real_escape_string(m, esc, s, strlen(s) > 120 ? 120 : strlen(s));
+                snprintf(vals + strlen(vals), sizeof vals - strlen(vals), "%s'%s'", i ? ", " : "",
+                         esc);
+            }
+            snprintf(cond, sizeof cond, " WHERE (%s) > (%s)", keys, vals);
+        }
+        snprintf(sql, sizeof sql, "SELECT * FROM `%s`.`%s`%s ORDER BY %s LIMIT %d",
+                 t->cfg->schema, t->cfg->name, cond, keys, r->src->snapshot_chunk_rows);
+        if (mysql_real_query(m, sql, strlen(sql)) != 0) {
+            json_decref(after_key);
+            return fail_query(r, m, "snapshot query failed", err, errlen);
+        }
+        MYSQL_RES *res = mysql_use_result(m);
+        if (!res) {
+            json_decref(after_key);
+            return fail_query(r, m, "snapshot query failed", err, errlen);
+        }
+        unsigned nfields = mysql_num_fields(res);
+        MYSQL_FIELD *fields = mysql_fetch_fields(res);
+        MYSQL_ROW row;
+        int nrows = 0;
+        uint32_t index = 0;
+        while ((row = mysql_fetch_row(res))) {
+            unsigned long *lengths = mysql_fetch_lengths(res);
+            char why[300];
+            json_t *after = text_row_to_json(fields, nfields, row, lengths, why, sizeof why);
+            json_t *key = after ? json_object() : NULL;
+            json_t *last = json_array();
+            for (char **k = t->key_columns; after && *k; k++) {
+                json_object_set(key, *k, json_object_get(after, *k));
+                for (unsigned f = 0; f < nfields; f++)
+                    if (strcmp(fields[f].name, *k) == 0)
+                        json_array_append_new(last, json_stringn(row[f] ? row[f] : "",
+                                                                 row[f] ? lengths[f] : 0));
+            }
+            if (!after) {
+                json_decref(last);
+                mysql_free_result(res);
+                json_decref(after_key);
+                snprintf(err, errlen, "cannot read a snapshot row of %s: %s", t->label, why);
+                return -1;
+            }
+            json_decref(after_key);
+            after_key = last;
+            struct item *it = item_new(IT_ROW, NULL);
+            if (!it) {
+                json_decref(after);
+                json_decref(key);
+                mysql_free_result(res);
+                json_decref(after_key);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            it->table = table;
+            it->op = 'r';
+            it->after = after;
+            it->key = key;
+            it->seq = seq;
+            it->index = index++;
+            it->commit_us = read_us;
+            if (post(r, it) != 0) {
+                mysql_free_result(res);
+                json_decref(after_key);
+                return -1;
+            }
+            nrows++;
+        }
+        int failed = mysql_errno(m) != 0;
+        mysql_free_result(res);
+        if (failed) {
+            json_decref(after_key);
+            return fail_query(r, m, "snapshot read failed", err, errlen);
+        }
+        post_simple(r, IT_CHUNK_END, NULL);
+        if (nrows < r->src->snapshot_chunk_rows) break;
+    }
+    json_decref(after_key);
+    return 0;
+}
+
+/* START TRANSACTION WITH CONSISTENT SNAPSHOT takes no global lock; the binlog position
+ * it corresponds to (binlog_snapshot_file/position) becomes the GTID to stream from. */
+static int snapshot(struct mariadb_reader *r, MYSQL *m, char *gtid, size_t gtidlen, char *err,
+                    size_t errlen)
+{
+    post_state(r, MY_SNAPSHOT);
+    if (run(r, m, "SET SESSION time_zone = '+00:00'", err, errlen) != 0 ||
+        run(r, m, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err, errlen) != 0 ||
+        run(r, m, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err, errlen) != 0)
+        return -1;
+    const char *sql = "SHOW STATUS LIKE 'binlog_snapshot_%'";
+    if (mysql_real_query(m, sql, strlen(sql)) != 0)
+        return fail_query(r, m, "cannot read the snapshot's binlog position", err, errlen);
+    MYSQL_RES *res = mysql_store_result(m);
+    char file[256] = "", pos[32] = "";
+    MYSQL_ROW row;
+    while (res && (row = mysql_fetch_row(res))) {
+        if (strcmp(row[0], "Binlog_snapshot_file") == 0) snprintf(file, sizeof file, "%s", row[1]);
+        if (strcmp(row[0], "Binlog_snapshot_position") == 0) snprintf(pos, sizeof pos, "%s", row[1]);
+    }
+    mysql_free_result(res);
+    if (!file[0] || !pos[0]) {
+        snprintf(err, errlen, "the server reports no binlog snapshot position");
+        return -1;
+    }
+    char esc[520], q[700];
+    mysql_real_escape_string(m, esc, file, strlen(file));
+    snprintf(q, sizeof q, "SELECT BINLOG_GTID_POS('%s', %s)", esc, pos);
+    if (mysql_real_query(m, q, strlen(q)) != 0)
+        return fail_query(r, m, "cannot translate the snapshot position to a GTID", err, errlen);
+    res = mysql_store_result(m);
+    row = res ? mysql_fetch_row(res) : NULL;
+    snprintf(gtid, gtidlen, "%s", row && row[0] ? row[0] : "");
+    mysql_free_result(res);
+    post_simple(r, IT_SNAPSHOT_BEGIN, gtid);
+    uint64_t seq = gtid_seq(gtid);
+    int64_t read_us = event_now_us();
+    for (size_t i = 0; i < r->ntables; i++)
+        if (snapshot_table(r, m, (int)i, seq, read_us, err, errlen) != 0) return -1;
+    run(r, m, "COMMIT", err, errlen);
+    post_simple(r, IT_SNAPSHOT_END, gtid);
+    return 0;
+}
+
+/* ---- streaming ---- */
+
+struct table_map {
+    uint64_t table_id;
+    int table;                    /* ours, or -1 */
+    MARIADB_RPL_EVENT *event;     /* kept while rows of it are extracted */
+    struct binlog_table decoder;
+    int have_decoder;
+};
+
+struct stream {
+    struct table_map *maps;
+    size_t nmaps, cap;
+    char gtid[64];                /* the current transaction's */
+    uint64_t seq;
+    uint32_t index;
+    int64_t commit_us;
+    struct binlog_gtid_pos state;
+};
+
+static void stream_release(struct stream *s)
+{
+    for (size_t i = 0; i < s->nmaps; i++) {
+        mariadb_free_rpl_event(s->maps[i].event);
+        if (s->maps[i].have_decoder) binlog_table_release(&s->maps[i].decoder);
+    }
+    free(s->maps);
+    binlog_gtid_pos_release(&s->state);
+}
+
+static int table_for(struct mariadb_reader *r, const char *schema, size_t schema_len, const char *name,
+                     size_t name_len)
+{
+    for (size_t i = 0; i < r->ntables; i++)
+        if (strlen(r->tables[i].cfg->schema) == schema_len &&
+            strncmp(r->tables[i].cfg->schema, schema, schema_len) == 0 &&
+            strlen(r->tables[i].cfg->name) == name_len &&
+            strncmp(r->tables[i].cfg->name, name, name_len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int remember_map(struct mariadb_reader *r, struct stream *s, MARIADB_RPL_EVENT *ev, char *err,
+                        size_t errlen)
+{
+    const struct st_mariadb_rpl_table_map_event *tm = &ev->event.table_map;
+    struct table_map *slot = NULL;
+    for (size_t i = 0; i < s->nmaps; i++)
+        if (s->maps[i].table_id == tm->table_id) slot = &s->maps[i];
+    if (!slot) {
+        if (s->nmaps == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 16;
+            struct table_map *m = realloc(s->maps, cap * sizeof *m);
+            if (!m) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            s->maps = m;
+            s->cap = cap;
+        }
+        slot = &s->maps[s->nmaps++];
+        memset(slot, 0, sizeof *slot);
+    } else {
+        mariadb_free_rpl_event(slot->event);
+        if (slot->have_decoder) binlog_table_release(&slot->decoder);
+        slot->have_decoder = 0;
+    }
+    slot->table_id = tm->table_id;
+    slot->event = ev;
+    slot->table = table_for(r, tm->database.str, tm->database.length, tm->table.str,
+                            tm->table.length);
+    if (slot->table >= 0) {
+        if (binlog_table_init(&slot->decoder, tm, err, errlen) != 0) return -1;
+        slot->have_decoder = 1;
+    }
+    return 0;
+}
+
+static int post_row(struct mariadb_reader *r, struct stream *s, int table, char op, json_t *before,
+                    json_t *after, json_t *key)
+{
+    struct item *it = item_new(IT_ROW, s->gtid);
+    if (!it) {
+        json_decref(before);
+        json_decref(after);
+        json_decref(key);
+        return -1;
+    }
+    it->table = table;
+    it->op = op;
+    it->before = before;
+    it->after = after;
+    it->key = key;
+    it->seq = s->seq;
+    it->index = ++s->index;
+    it->commit_us = s->commit_us;
+    return post(r, it);
+}
+
+static int handle_rows(struct mariadb_reader *r, MARIADB_RPL *rpl, struct stream *s,
+                       MARIADB_RPL_EVENT *ev, char *err, size_t errlen)
+{
+    struct table_map *map = NULL;
+    for (size_t i = 0; i < s->nmaps; i++)
+        if (s->maps[i].table_id == ev->event.rows.table_id) map = &s->maps[i];
+    if (!map || map->table < 0) return 0; /* not a mapped table */
+    MARIADB_RPL_ROW *rows = mariadb_rpl_extract_rows(rpl, map->event, ev);
+    if (!rows && ev->event.rows.row_count) {
+        snprintf(err, errlen, "cannot decode rows of %s", r->tables[map->table].label);
+        return -1;
+    }
+    enum mariadb_row_event_type type = ev->event.rows.type;
+    const char *const *keys = (const char *const *)r->tables[map->table].key_columns;
+    const char *label = r->tables[map->table].label;
+    for (MARIADB_RPL_ROW *row = rows; row; row = row->next) {
+        char why[300];
+        json_t *before = NULL, *after = NULL;
+        MARIADB_RPL_ROW *image = row;
+        if (type == UPDATE_ROWS) {
+            before = binlog_row_to_json(&map->decoder, row, why, sizeof why);
+            image = row = row->next; /* the after image follows the before image */
+            if (!row || !before) {
+                json_decref(before);
+                snprintf(err, errlen, "cannot decode an update of %s: %s", label,
+                         before ? "no after image" : why);
+                return -1;
+            }
+        }
+        json_t *values = binlog_row_to_json(&map->decoder, image, why, sizeof why);
+        json_t *key = values ? binlog_row_key_json(&map->decoder, image, keys, why, sizeof why)
+                             : NULL;
+        if (!values || !key) {
+            json_decref(before);
+            json_decref(values);
+            snprintf(err, errlen, "cannot decode a row of %s: %s", label, why);
+            return -1;
+        }
+        if (type == DELETE_ROWS)
+            before = values;
+        else
+            after = values;
+        char op = type == WRITE_ROWS ? 'c' : type == UPDATE_ROWS ? 'u' : 'd';
+        if (post_row(r, s, map->table, op, before, after, key) != 0) return -1;
+    }
+    return 0;
+}
+
+static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, char *err,
+                  size_t errlen)
+{
+    char sql[1400], esc[1100];
+    unsigned long long heartbeat_ns = (unsigned long long)r->src->heartbeat_ms * 1000000ULL;
+    mysql_real_escape_string(m, esc, start_gtid, strlen(start_gtid));
+    /* Connector/C 3.3's GTID options do not work: the server is asked the way a MariaDB
+       replica asks it */
+    if (run(r, m, "SET @master_binlog_checksum = @@global.binlog_checksum", err, errlen) != 0 ||
+        run(r, m, "SET @mariadb_slave_capability = 4", err, errlen) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, "SET @slave_connect_state = '%s'", esc);
+    if (run(r, m, sql, err, errlen) != 0 ||
+        run(r, m, "SET @slave_gtid_strict_mode = 1", err, errlen) != 0)
+        return -1;
+    snprintf(sql, sizeof sql, "SET @master_heartbeat_period = %llu", heartbeat_ns);
+    if (run(r, m, sql, err, errlen) != 0) return -1;
+    MARIADB_RPL *rpl = mariadb_rpl_init(m);
+    if (!rpl) {
+        snprintf(err, errlen, "cannot start a binlog reader: out of memory");
+        return -1;
+    }
+    unsigned int start = 4;
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, r->server_id);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, start);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, 0);
+    if (mariadb_rpl_open(rpl) != 0) {
+        fail_query(r, m, "cannot start reading the binlog", err, errlen);
+        mariadb_rpl_close(rpl);
+        return -1;
+    }
+    struct stream s = {.maps = NULL};
+    if (binlog_gtid_pos_parse(&s.state, start_gtid, err, errlen) != 0) {
+        mariadb_rpl_close(rpl);
+        return -1;
+    }
+    post_state(r, MY_STREAMING);
+    int rc = 0;
+    while (!session_over(r)) {
+        MARIADB_RPL_EVENT *ev = mariadb_rpl_fetch(rpl, NULL);
+        if (!ev) {
+            rc = fail_query(r, m, "the binlog stream ended", err, errlen);
+            break;
+        }
+        int keep = 0;
+        switch (ev->event_type) {
+        case GTID_EVENT: {
+            snprintf(s.gtid, sizeof s.gtid, "%u-%u-%llu", ev->event.gtid.domain_id, ev->server_id,
+                     (unsigned long long)ev->event.gtid.sequence_nr);
+            s.seq = ev->event.gtid.sequence_nr;
+            s.index = 0;
+            s.commit_us = (int64_t)ev->timestamp * 1000000;
+            rc = post_simple(r, IT_BEGIN, s.gtid);
+            break;
+        }
+        case TABLE_MAP_EVENT:
+            rc = remember_map(r, &s, ev, err, errlen);
+            keep = rc == 0;
+            break;
+        case WRITE_ROWS_EVENT_V1:
+        case UPDATE_ROWS_EVENT_V1:
+        case DELETE_ROWS_EVENT_V1:
+        case WRITE_ROWS_EVENT:
+        case UPDATE_ROWS_EVENT:
+        case DELETE_ROWS_EVENT:
+            rc = handle_rows(r, rpl, &s, ev, err, errlen);
+            break;
+        case XID_EVENT:
+        case QUERY_EVENT: {
+            /* a transaction ends with XID (transactional engines) or a COMMIT query;
+               a DDL is a query of its own (its GTID is "standalone") */
+            int is_commit = ev->event_type == XID_EVENT ||
+                            (ev->event.query.statement.length == 6 &&
+                             strncasecmp(ev->event.query.statement.str, "COMMIT", 6) == 0);
+            int standalone = ev->event_type == QUERY_EVENT && !is_commit &&
+                             !(ev->event.query.statement.length == 5 &&
+                               strncasecmp(ev->event.query.statement.str, "BEGIN", 5) == 0);
+            if ((is_commit || standalone) && s.gtid[0]) {
+                struct binlog_gtid g;
+                char list[1024];
+                rc = binlog_gtid_parse(&g, s.gtid, err, errlen) == 0 &&
+                             binlog_gtid_pos_update(&s.state, &g, err, errlen) == 0 &&
+                             binlog_gtid_pos_format(&s.state, list, sizeof list, err, errlen) == 0
+                         ? post_simple(r, IT_COMMIT, list)
+                         : -1;
+                s.gtid[0] = 0;
+            }
+            break;
+        }
+        case HEARTBEAT_LOG_EVENT:
+            rc = post_simple(r, IT_HEARTBEAT, NULL);
+            break;
+        default:
+            break;
+        }
+        if (!keep) mariadb_free_rpl_event(ev);
+        if (rc != 0) {
+            if (!err[0]) snprintf(err, errlen, "stopping");
+            break;
+        }
+    }
+    stream_release(&s);
+    mariadb_rpl_close(rpl);
+    return rc;
+}
+
+static int session(struct mariadb_reader *r, char *err, size_t errlen)
+{
+    post_state(r, MY_CONNECTING);
+    MYSQL *m = connect_db(r, err, errlen);
+    if (!m) return -1;
+    int rc = -1;
+    char gtid[1024];
+    pthread_mutex_lock(&r->lock);
+    r->restart = 0;
+    int need_snapshot = r->snapshot_needed;
+    snprintf(gtid, sizeof gtid, "%s", r->start_gtid);
+    pthread_mutex_unlock(&r->lock);
+    if (check_server(r, m, err, errlen) != 0 || load_keys(r, m, err, errlen) != 0) goto out;
+    if (post_simple(r, IT_SESSION, NULL) != 0) goto out;
+    if (need_snapshot && snapshot(r, m, gtid, sizeof gtid, err, errlen) != 0) goto out;
+    rc = stream(r, m, gtid, err, errlen);
+out:
+    mysql_close(m);
+    return rc;
+}
+
+static void *reader_thread(void *arg)
+{
+    struct mariadb_reader *r = arg;
+    mysql_thread_init();
+    int backoff = MY_BACKOFF_MIN_MS;
+    while (!stopping(r)) {
+        char err[1024] = "";
+        int64_t started = now_ms();
+        session(r, err, sizeof err);
+        if (stopping(r)) break;
+        if (now_ms() - started > 60000) backoff = MY_BACKOFF_MIN_MS; /* it ran a while */
+        char msg[1100];
+        snprintf(msg, sizeof msg, "%s; reconnecting in %d ms", err[0] ? err : "session ended",
+                 backoff);
+        post_simple(r, IT_ERROR, msg);
+        post_state(r, MY_DOWN);
+        for (int waited = 0; waited < backoff && !stopping(r); waited += 100) usleep(100 * 1000);
+        backoff = backoff * 2 > MY_BACKOFF_MAX_MS ? MY_BACKOFF_MAX_MS : backoff * 2;
+    }
+    mysql_thread_end();
+    return NULL;
+}
+
+/* ---- the loop side ---- */
+
+static void set_state(struct mariadb_reader *r, enum my_state s);
+
+static void write_status(struct mariadb_reader *r)
+{
+    if (!r->tracker) return;
+    json_t *tables = json_array();
+    for (size_t i = 0; i < r->ntables; i++)
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:n, s:n}", "schema",
+                                                r->tables[i].cfg->schema, "name",
+                                                r->tables[i].cfg->name, "state",
+                                                r->state == MY_SNAPSHOT ? "snapshot" : "streaming",
+                                                "snapshot", "parked_reason"));
+#define OPT_MS(v) ((v) > 0 ? json_integer(v) : json_null())
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:s?, s:o, s:I, s:n, s:s, s:n, s:n, s:o, s:o, s:o}", "source",
+        r->src->name, "type", "mariadb", "state", state_names[r->state], "since_ms",
+        (json_int_t)r->state_since_ms, "updated_ms", (json_int_t)now_ms(), "last_error",
+        r->last_error[0] ? r->last_error : NULL, "last_error_ms", OPT_MS(r->last_error_ms),
+        "reconnects", (json_int_t)r->reconnects, "next_attempt_ms", "confirmed_position",
+        r->confirmed_gtid, "slot_lag_bytes", "retained_wal_bytes", "last_heartbeat_ms",
+        OPT_MS(r->last_heartbeat_ms), "last_event_ms",
+        OPT_MS(tracker_last_event_ms(r->tracker)), "tables", tables);
+#undef OPT_MS
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text) store_set(r->rt->store, r->scope, "status", text);
+    free(text);
+    json_decref(doc);
+}
+
+static void set_state(struct mariadb_reader *r, enum my_state s)
+{
+    if (r->state == s) return;
+    r->state = s;
+    r->state_since_ms = now_ms();
+    metrics_set(r->m_state, state_metric[s]);
+    write_status(r);
+}
+
+static void entry_confirmed(void *arg, struct tracker_entry *e)
+{
+    struct mariadb_reader *r = arg;
+    if (!e) {
+        store_set(r->rt->store, r->scope, "gtid", r->confirmed_gtid);
+        pthread_mutex_lock(&r->lock);
+        snprintf(r->start_gtid, sizeof r->start_gtid, "%s", r->confirmed_gtid);
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    if (e->end_text) snprintf(r->confirmed_gtid, sizeof r->confirmed_gtid, "%s", e->end_text);
+    if (e->is_snapshot_end) {
+        store_set(r->rt->store, r->scope, "snapshot", r->snapshot_token);
+        pthread_mutex_lock(&r->lock);
+        r->snapshot_needed = 0;
+        pthread_mutex_unlock(&r->lock);
+        log_info("cdc.mariadb", "%s: snapshot applied downstream; streaming only from now on",
+                 r->src->name);
+    }
+    if (e->id == r->current_id) r->current_id = 0;
+}
+
+static void tracker_failed(void *arg, const char *why)
+{
+    struct mariadb_reader *r = arg;
+    /* read again from the confirmed GTID: the thread ends its session and starts over */
+    log_error("cdc.mariadb", "%s: %s", r->src->name, why);
+    metrics_inc(r->m_errors, 1);
+    pthread_mutex_lock(&r->lock);
+    r->restart = 1;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static struct tracker_entry *current(struct mariadb_reader *r)
+{
+    struct tracker_entry *e = tracker_find(r->tracker, r->current_id);
+    if (!e) {
+        e = tracker_push(r->tracker);
+        r->current_id = e ? e->id : 0;
+    }
+    return e;
+}
+
+static int produce_row(struct mariadb_reader *r, struct item *it)
+{
+    struct table_info *t = &r->tables[it->table];
+    struct tracker_entry *e = current(r);
+    if (!e) return -1;
+    struct change_event ev = {.op = it->op, .before = it->before, .after = it->after,
+                              .connector = "mysql", .source = r->src->name,
+                              .db = t->cfg->schema, .schema = t->cfg->schema,
+                              .table = t->cfg->name, .gtid = it->text,
+                              .commit_us = it->commit_us, .read_us = event_now_us(),
+                              .snapshot = it->op == 'r'};
+    event_position_pg(ev.position, it->seq, it->index);
+    if (it->op != 'r' && ev.commit_us && ev.read_us >= ev.commit_us)
+        metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
+    if (tracker_produce(r->tracker, e, it->table, it->key, &ev) != 0) return -1;
+    if (it->op == 'r') metrics_inc(r->m_snapshot_rows, 1);
+    metrics_inc(t->m_rows, 1);
+    /* a big transaction or chunk closes in segments, so the window never waits on it */
+    if (e->events >= (uint64_t)r->rt->cfg->backbone.window / 4) {
+        e->closed = 1;
+        r->current_id = 0;
+    }
+    return 0;
+}
+
+static void close_current(struct mariadb_reader *r, const char *gtid_list, int snapshot_end)
+{
+    struct tracker_entry *e = current(r);
+    if (!e) return;
+    e->closed = 1;
+    if (gtid_list) e->end_text = strdup(gtid_list);
+    e->is_snapshot_end = snapshot_end;
+    r->current_id = 0;
+}
+
+static void handle_item(struct mariadb_reader *r, struct item *it)
+{
+    switch (it->kind) {
+    case IT_SESSION:
+        tracker_clear(r->tracker);
+        r->current_id = 0;
+        break;
+    case IT_STATE:
+        set_state(r, it->state);
+        break;
+    case IT_ERROR:
+        log_error("cdc.mariadb", "%s: %s", r->src->name, it->text);
+        snprintf(r->last_error, sizeof r->last_error, "%s", it->text);
+        r->last_error_ms = now_ms();
+        r->reconnects++;
+        metrics_inc(r->m_errors, 1);
+        write_status(r);
+        break;
+    case IT_SNAPSHOT_BEGIN: {
+        unsigned char raw[8];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) memset(raw, 0, sizeof raw);
+        snprintf(r->snapshot_token, sizeof r->snapshot_token,
+                 "%s-%02x%02x%02x%02x%02x%02x%02x%02x", it->text[0] ? it->text : "0", raw[0],
+                 raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+        char key[192];
+        snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
+        redis_sendf(r->redis, NULL, NULL, "SET %s %s", key, r->snapshot_token);
+        store_delete(r->rt->store, r->scope, "snapshot");
+        snprintf(r->snapshot_gtid, sizeof r->snapshot_gtid, "%s", it->text);
+        log_info("cdc.mariadb", "%s: reading the snapshot (consistent at GTID %s)", r->src->name,
+                 it->text[0] ? it->text : "(none yet)");
+        break;
+    }
+    case IT_ROW:
+        if (produce_row(r, it) != 0) tracker_failed(r, "the backbone's local queue is full");
+        break;
+    case IT_CHUNK_END:
+        close_current(r, NULL, 0);
+        break;
+    case IT_SNAPSHOT_END:
+        close_current(r, it->text, 1);
+        log_info("cdc.mariadb", "%s: snapshot read; waiting for it to be applied while "
+                                "streaming", r->src->name);
+        break;
+    case IT_BEGIN:
+        close_current(r, NULL, 0);
+        break;
+    case IT_COMMIT:
+        close_current(r, it->text, 0);
+        metrics_inc(r->m_txns, 1);
+        break;
+    case IT_HEARTBEAT:
+        r->last_heartbeat_ms = now_ms();
+        metrics_inc(r->m_heartbeats, 1);
+        break;
+    }
+}
+
+static int window_full(const struct mariadb_reader *r)
+{
+    return tracker_unapplied(r->tracker) >= (uint64_t)r->rt->cfg->backbone.window;
+}
+
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct mariadb_reader *r = arg;
+    char buf[256];
+    if (fd >= 0)
+        while (read(fd, buf, sizeof buf) > 0) {
+        }
+    for (int n = 0; n < MY_DRAIN_BATCH; n++) {
+        if (window_full(r)) {
+            r->draining_paused = 1; /* the tick resumes once merge catches up */
+            return;
+        }
+        pthread_mutex_lock(&r->lock);
+        struct item *it = r->head;
+        if (it) {
+            r->head = it->next;
+            if (!r->head) r->tail = NULL;
+            r->queued--;
+            pthread_cond_signal(&r->space);
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (!it) return;
+        handle_item(r, it);
+        item_free(it);
+    }
+    event_active(r->wake_ev, EV_READ, 0); /* more may wait: yield, then go on */
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct mariadb_reader *r = arg;
+    tracker_tick(r->tracker);
+    if (r->draining_paused &&
+        tracker_unapplied(r->tracker) < (uint64_t)r->rt->cfg->backbone.window / 2) {
+        r->draining_paused = 0;
+        event_active(r->wake_ev, EV_READ, 0);
+    }
+    if (++r->ticks % 20 == 0) write_status(r);
+}
+
+static void start_thread(struct mariadb_reader *r)
+{
+    if (pthread_create(&r->thread, NULL, reader_thread, r) != 0) {
+        log_error("cdc.mariadb", "%s: cannot start the reader thread", r->src->name);
+        return;
+    }
+    r->thread_started = 1;
+}
+
+/* At start: stream on from the confirmed GTID while Redis holds this source's
+ * snapshot; otherwise (new or older Redis, or no record) read a new snapshot. */
+static void marker_reply(void *arg, redisReply *reply)
+{
+    struct mariadb_reader *r = arg;
+    if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+        struct timeval tv = {1, 0};
+        evtimer_add(r->start, &tv);
+        return;
+    }
+    char local[64] = "", gtid[1024] = "";
+    int have_local = store_get(r->rt->store, r->scope, "snapshot", local, sizeof local) == 0;
+    int have_gtid = store_get(r->rt->store, r->scope, "gtid", gtid, sizeof gtid) == 0;
+    int current = have_local && have_gtid && reply->type == REDIS_REPLY_STRING &&
+                  strcmp(reply->str, local) == 0;
+    pthread_mutex_lock(&r->lock);
+    r->snapshot_needed = !current;
+    snprintf(r->start_gtid, sizeof r->start_gtid, "%s", current ? gtid : "");
+    pthread_mutex_unlock(&r->lock);
+    if (current) {
+        snprintf(r->confirmed_gtid, sizeof r->confirmed_gtid, "%s", gtid);
+        snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", local);
+        log_info("cdc.mariadb", "%s: resuming the binlog at GTID %s", r->src->name, gtid);
+    } else if (have_local) {
+        log_warning("cdc.mariadb", "%s: Redis does not hold this source's snapshot (new or "
+                                   "older Redis); taking a new one", r->src->name);
+    }
+    start_thread(r);
+}
+
+static void start_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct mariadb_reader *r = arg;
+    char key[192];
+    snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
+    if (!redis_ready(r->redis) || redis_sendf(r->redis, marker_reply, r, "GET %s", key) != 0) {
+        struct timeval tv = {0, 500 * 1000};
+        evtimer_add(r->start, &tv);
+    }
+}
+
+static void redis_state(void *arg, int ready)
+{
+    struct mariadb_reader *r = arg;
+    if (!ready) tracker_redis_lost(r->tracker);
+}
+
+/* "host=… port=… user=… dbname=…" (the libpq style every source's dsn uses). */
+static int parse_dsn(struct mariadb_reader *r, const char *dsn, char *err, size_t errlen)
+{
+    snprintf(r->host, sizeof r->host, "127.0.0.1");
+    r->port = 3306;
+    const char *p = dsn;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *eq = strchr(p, '=');
+        const char *end = strchr(p, ' ');
+        if (!end) end = p + strlen(p);
+        if (!eq || eq > end) {
+            snprintf(err, errlen, "dsn: expected key=value, found \"%.*s\"", (int)(end - p), p);
+            return -1;
+        }
+        char key[32], value[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
+        snprintf(value, sizeof value, "%.*s", (int)(end - eq - 1), eq + 1);
+        if (strcmp(key, "host") == 0)
+            snprintf(r->host, sizeof r->host, "%s", value);
+        else if (strcmp(key, "port") == 0)
+            r->port = (unsigned)strtoul(value, NULL, 10);
+        else if (strcmp(key, "user") == 0)
+            snprintf(r->user, sizeof r->user, "%.127s", value);
+        else if (strcmp(key, "dbname") == 0 || strcmp(key, "database") == 0)
+            snprintf(r->database, sizeof r->database, "%.127s", value);
+        else {
+            snprintf(err, errlen, "dsn: unknown key %s (host, port, user, dbname)", key);
+            return -1;
+        }
+        p = end;
+    }
+    if (!r->user[0]) {
+        snprintf(err, errlen, "dsn: user= is required");
+        return -1;
+    }
+    return 0;
+}
+
+struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct config_source *src, char *err,
+                                size_t errlen)
+{
+    struct mariadb_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->rt = rt;
+    r->src = src;
+    r->wake[0] = r->wake[1] = -1;
+    r->state_since_ms = now_ms();
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->space, NULL);
+    snprintf(r->scope, sizeof r->scope, "source:%s", src->name);
+    if (parse_dsn(r, src->dsn, err, errlen) != 0) goto fail;
+    if (src->password_file &&
+        redis_read_password(src->password_file, r->password, sizeof r->password, err, errlen) != 0)
+        goto fail;
+    /* a replica id of our own: the server drops a second dump with the same one */
+    uint32_t h = 2166136261u;
+    for (const char *c = src->name; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+    r->server_id = 0x50000000u | (h & 0x0fffffffu);
+    r->ntables = src->ntables;
+    r->tables = calloc(r->ntables ? r->ntables : 1, sizeof *r->tables);
+    const char **topics = calloc(r->ntables ? r->ntables : 1, sizeof *topics);
+    if (!r->tables || !topics) {
+        free(topics);
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    char labels[600];
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        t->cfg = &src->tables[i];
+        char suffix[400];
+        snprintf(suffix, sizeof suffix, "%s.%s.%s", src->name, t->cfg->schema, t->cfg->name);
+        kafka_topic(rt->kafka, t->topic, sizeof t->topic, suffix);
+        snprintf(t->label, sizeof t->label, "%s.%s", t->cfg->schema, t->cfg->name);
+        topics[i] = t->topic;
+        snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
+        t->m_rows = metrics_counter(rt->metrics, "stockmesh_cdc_table_events_total",
+                                    "Change events read per table.", labels);
+        if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) {
+            free(topics);
+            goto fail;
+        }
+    }
+    snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
+    struct metrics *mx = rt->metrics;
+    r->m_state = metrics_gauge(mx, "stockmesh_cdc_state",
+                               "0 down, 1 connecting or setting up, 2 snapshot, 3 streaming.",
+                               labels);
+    r->m_errors = metrics_counter(mx, "stockmesh_cdc_errors_total",
+                                  "Reader failures (each followed by a reconnect).", labels);
+    r->m_txns = metrics_counter(mx, "stockmesh_cdc_transactions_total",
+                                "Source transactions read.", labels);
+    r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
+                                         "Rows read by snapshots.", labels);
+    r->m_heartbeats = metrics_counter(mx, "stockmesh_cdc_heartbeats_total",
+                                      "Heartbeats received from the source.", labels);
+    r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
+                                          "Source commit to change event read (streaming).",
+                                          labels, metrics_latency_buckets,
+                                          metrics_latency_nbuckets);
+    r->redis = redis_new(rt->base, rt->cfg, rt->metrics, "cdc", err, errlen);
+    if (!r->redis) {
+        free(topics);
+        goto fail;
+    }
+    r->tracker = tracker_new(rt, r->redis, src->name, topics, r->ntables, entry_confirmed,
+                             tracker_failed, r, err, errlen);
+    free(topics);
+    if (!r->tracker) goto fail;
+    redis_on_state(r->redis, redis_state, r);
+    if (pipe2(r->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+        goto fail;
+    }
+    r->wake_ev = event_new(rt->base, r->wake[0], EV_READ | EV_PERSIST, drain, r);
+    r->tick = event_new(rt->base, -1, EV_PERSIST, tick_cb, r);
+    r->start = evtimer_new(rt->base, start_cb, r);
+    if (!r->wake_ev || !r->tick || !r->start) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    event_add(r->wake_ev, NULL);
+    struct timeval tick = {0, MY_TICK_MS * 1000};
+    evtimer_add(r->tick, &tick);
+    struct timeval soon = {0, 200 * 1000}; /* give Redis a moment to connect first */
+    evtimer_add(r->start, &soon);
+    write_status(r);
+    return r;
+fail:
+    mariadb_reader_free(r);
+    return NULL;
+}
+
+void mariadb_reader_free(struct mariadb_reader *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_broadcast(&r->space);
+    pthread_mutex_unlock(&r->lock);
+    if (r->thread_started) pthread_join(r->thread, NULL);
+    if (r->tracker) {
+        r->state = MY_DOWN;
+        write_status(r);
+    }
+    while (r->head) {
+        struct item *it = r->head;
+        r->head = it->next;
+        item_free(it);
+    }
+    if (r->wake_ev) event_free(r->wake_ev);
+    if (r->tick) event_free(r->tick);
+    if (r->start) event_free(r->start);
+    if (r->wake[0] >= 0) close(r->wake[0]);
+    if (r->wake[1] >= 0) close(r->wake[1]);
+    tracker_free(r->tracker, 2000);
+    if (r->redis) redis_free(r->redis);
+    for (size_t i = 0; i < r->ntables && r->tables; i++) free_keys(&r->tables[i]);
+    free(r->tables);
+    pthread_cond_destroy(&r->space);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}

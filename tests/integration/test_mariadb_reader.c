@@ -1,0 +1,445 @@
+/* test_mariadb_reader — the MariaDB reader against a real server: an initial snapshot
+ * taken without a global read lock while writes go on, then the binlog from its GTID;
+ * Redis ends equal to the source through a kill -9 of stockmeshd while streaming and a
+ * MariaDB crash and restart; a server without ROW binlogs gets an error naming the fix.
+ * MARIADB_READER_ROWS (default 20000) sets the table's size. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "servers.h"
+#include "stockmesh/store.h"
+
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NLOCATIONS 20
+
+struct world {
+    struct servers_server db, redis;
+    char dir[256];
+    char config_path[512];
+    char log_path[512];
+    char state_dir[512];
+    int console_port;
+    pid_t daemon;
+    long rows, skus;
+};
+
+static struct world W;
+
+static double now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0;
+}
+
+static void show_daemon_log(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n 40 %s >&2", W.log_path);
+    if (system(cmd) != 0) fprintf(stderr, "(no daemon log)\n");
+}
+
+static void start_daemon(void)
+{
+    const char *bin = getenv("STOCKMESHD_FAST");
+    if (!bin) bin = getenv("STOCKMESHD");
+    char *const argv[] = {(char *)(bin ? bin : "build/stockmeshd"), "-c", W.config_path,
+                          "--roles", "cdc,merge,console", NULL};
+    W.daemon = servers_spawn(argv, W.log_path);
+    assert_true(W.daemon > 0);
+}
+
+static void stop_daemon(int sig)
+{
+    if (W.daemon <= 0) return;
+    kill(W.daemon, sig);
+    int status;
+    waitpid(W.daemon, &status, 0);
+    W.daemon = 0;
+}
+
+/* ---- reading the daemon's face ---- */
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    char *d = realloc(b->data, b->len + size * n + 1);
+    if (!d) return 0;
+    memcpy(d + b->len, p, size * n);
+    b->data = d;
+    b->len += size * n;
+    d[b->len] = 0;
+    return size * n;
+}
+
+/* Sum of every sample of a metric (all label sets); NAN when /metrics is unreachable. */
+static double metric(const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", W.console_port);
+    CURL *c = curl_easy_init();
+    struct buf b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK || !b.data) {
+        free(b.data);
+        return 0.0 / 0.0;
+    }
+    double sum = 0;
+    size_t n = strlen(name);
+    for (char *line = b.data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, name, n) != 0 || (line[n] != ' ' && line[n] != '{')) continue;
+        char *sp = strchr(line + n, ' ');
+        if (sp) sum += strtod(sp + 1, NULL);
+    }
+    free(b.data);
+    return sum;
+}
+
+/* A value of the daemon's state database (scope source:erp); NULL when absent. */
+static char *state_value(const char *key)
+{
+    char path[600], err[256];
+    snprintf(path, sizeof path, "%s/state.db", W.state_dir);
+    struct store *s = store_new(path, err, sizeof err);
+    if (!s) return NULL;
+    char *out = malloc(65536);
+    if (out && store_get(s, "source:erp", key, out, 65536) != 0) {
+        free(out);
+        out = NULL;
+    }
+    store_free(s);
+    return out;
+}
+
+static int wait_for(const char *what, int timeout_s, int (*cond)(void))
+{
+    double deadline = now_ms() + timeout_s * 1000.0;
+    while (now_ms() < deadline) {
+        if (cond()) return 0;
+        usleep(200 * 1000);
+    }
+    show_daemon_log();
+    fail_msg("timed out after %d s waiting for %s", timeout_s, what);
+    return -1;
+}
+
+static int is_streaming(void)
+{
+    return metric("stockmesh_cdc_state") == 3;
+}
+
+static int snapshot_finished(void)
+{
+    char *v = state_value("snapshot");
+    free(v);
+    return v != NULL;
+}
+
+static MYSQL *db_connect(void)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (!mysql_real_connect(m, "127.0.0.1", "root", "", "pos", (unsigned)W.db.port, NULL, 0)) {
+        mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Compares every (sku, location) of the source with the stock layer. */
+static int compare(char *why, size_t whylen)
+{
+    MYSQL *m = db_connect();
+    if (!m) {
+        snprintf(why, whylen, "cannot connect to MariaDB");
+        return -1;
+    }
+    const char *sql = "SELECT sku, location_code, on_hand, committed, unavailable FROM "
+                      "stock_levels ORDER BY sku, location_code";
+    MYSQL_RES *res = mysql_real_query(m, sql, strlen(sql)) == 0 ? mysql_store_result(m) : NULL;
+    redisContext *rc = redisConnect("127.0.0.1", W.redis.port);
+    int ok = res && rc && !rc->err;
+    MYSQL_ROW row;
+    long n = 0;
+    while (ok && (row = mysql_fetch_row(res))) {
+        redisReply *reply = redisCommand(rc, "HGET sm:{%s}:l %s", row[0], row[1]);
+        char want[96], got[96] = "(absent)";
+        snprintf(want, sizeof want, "%s|%s|%s", row[2], row[3], row[4]);
+        if (reply && reply->type == REDIS_REPLY_STRING) {
+            snprintf(got, sizeof got, "%s", reply->str);
+            char *bar = strrchr(got, '|');
+            if (bar) *bar = 0;
+        }
+        freeReplyObject(reply);
+        if (strcmp(want, got) != 0) {
+            snprintf(why, whylen, "%s at %s: source %s, Redis %s", row[0], row[1], want, got);
+            ok = 0;
+        }
+        n++;
+    }
+    if (res) mysql_free_result(res);
+    if (rc) redisFree(rc);
+    mysql_close(m);
+    return ok ? 0 : -1;
+}
+
+static void assert_converges(const char *when, int timeout_s)
+{
+    double deadline = now_ms() + timeout_s * 1000.0, t0 = now_ms();
+    char why[512] = "";
+    while (now_ms() < deadline) {
+        if (compare(why, sizeof why) == 0) {
+            printf("%s: Redis equals the source after %.1f s\n", when, (now_ms() - t0) / 1000);
+            return;
+        }
+        sleep(1);
+    }
+    show_daemon_log();
+    fail_msg("%s: no convergence within %d s: %s", when, timeout_s, why);
+}
+
+struct writer {
+    pthread_t thread;
+    volatile int stop;
+    long done;
+    unsigned seed;
+};
+
+static struct writer w;
+
+static void *write_load(void *arg)
+{
+    struct writer *wr = arg;
+    MYSQL *m = db_connect();
+    while (m && !wr->stop) {
+        char sql[320];
+        long sku = 1 + (long)(rand_r(&wr->seed) % (unsigned)W.skus);
+        int loc = 1 + (int)(rand_r(&wr->seed) % NLOCATIONS);
+        if (rand_r(&wr->seed) % 10 == 0)
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO stock_levels VALUES ('NEW-%06ld', 'L%02d', %d, 0, 0) ON "
+                     "DUPLICATE KEY UPDATE on_hand = on_hand + 1",
+                     wr->done, loc, (int)(rand_r(&wr->seed) % 50));
+        else
+            snprintf(sql, sizeof sql,
+                     "UPDATE stock_levels SET on_hand = greatest(0, on_hand + %d), committed = "
+                     "%d WHERE sku = 'SKU-%06ld' AND location_code = 'L%02d'",
+                     (int)(rand_r(&wr->seed) % 9) - 4, (int)(rand_r(&wr->seed) % 5), sku, loc);
+        if (mysql_real_query(m, sql, strlen(sql)) != 0) break;
+        wr->done++;
+        usleep(3000);
+    }
+    if (m) mysql_close(m);
+    return NULL;
+}
+
+static void writer_start(unsigned seed)
+{
+    memset(&w, 0, sizeof w);
+    w.seed = seed;
+    pthread_create(&w.thread, NULL, write_load, &w);
+}
+
+static void writer_stop(void)
+{
+    w.stop = 1;
+    pthread_join(w.thread, NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[1024];
+    const char *rows = getenv("MARIADB_READER_ROWS");
+    W.rows = rows ? atol(rows) : 20000;
+    W.skus = W.rows / NLOCATIONS > 0 ? W.rows / NLOCATIONS : 1;
+    W.rows = W.skus * NLOCATIONS;
+    snprintf(W.dir, sizeof W.dir, "%s/stockmesh-mariadb-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(W.dir)) return -1;
+    if (servers_start(&W.db, SERVERS_MARIADB, NULL, 0, err, sizeof err) != 0 ||
+        servers_start(&W.redis, SERVERS_REDIS, NULL, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE pos.stock_levels (sku VARCHAR(32) NOT NULL, location_code "
+             "VARCHAR(8) NOT NULL, on_hand INT NOT NULL DEFAULT 0, committed INT NOT NULL "
+             "DEFAULT 0, unavailable INT NOT NULL DEFAULT 0, PRIMARY KEY (sku, location_code)) "
+             "ENGINE=InnoDB;"
+             "INSERT INTO pos.stock_levels SELECT CONCAT('SKU-', LPAD(s.seq, 6, '0')), "
+             "CONCAT('L', LPAD(l.seq, 2, '0')), (s.seq * 7 + l.seq) %% 500, (s.seq + l.seq) %% 4, "
+             "s.seq %% 2 FROM seq_1_to_%ld s CROSS JOIN seq_1_to_%d l;"
+             "CREATE USER 'stockmesh'@'127.0.0.1' IDENTIFIED BY 'stockmesh-test';"
+             "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "
+             "'stockmesh'@'127.0.0.1';",
+             W.skus, NLOCATIONS);
+    if (servers_mariadb_exec(&W.db, NULL, "CREATE DATABASE pos", err, sizeof err) != 0 ||
+        servers_mariadb_exec(&W.db, "pos", sql, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    snprintf(W.state_dir, sizeof W.state_dir, "%s/state", W.dir);
+    snprintf(W.config_path, sizeof W.config_path, "%s/stockmesh.yaml", W.dir);
+    snprintf(W.log_path, sizeof W.log_path, "%s/stockmeshd.log", W.dir);
+    char pw_path[600];
+    snprintf(pw_path, sizeof pw_path, "%s/pos.password", W.dir);
+    FILE *f = fopen(pw_path, "w");
+    fprintf(f, "stockmesh-test\n");
+    fclose(f);
+    W.console_port = servers_free_port();
+    f = fopen(W.config_path, "w");
+    fprintf(f,
+            "state_dir: %s\n"
+            "backbone:\n  brokers: embedded\n"
+            "redis:\n  host: 127.0.0.1\n  port: %d\n  persist_delay_ms: 200\n"
+            "console:\n  listen: 127.0.0.1:%d\n"
+            "sources:\n"
+            "  - name: erp\n    type: mariadb\n"
+            "    dsn: \"host=127.0.0.1 port=%d user=stockmesh dbname=pos\"\n"
+            "    password_file: %s\n    heartbeat_ms: 1000\n"
+            "    tables:\n"
+            "      - table: pos.stock_levels\n        sku: sku\n        location: "
+            "location_code\n"
+            "        on_hand: on_hand\n        committed: committed\n        unavailable: "
+            "unavailable\n"
+            "locations:\n",
+            W.state_dir, W.redis.port, W.console_port, W.db.port, pw_path);
+    for (int l = 1; l <= NLOCATIONS; l++) fprintf(f, "  - code: L%02d\n    type: store\n", l);
+    fprintf(f, "channels:\n"
+               "  - name: web\n    url: http://127.0.0.1:9/web\n    secret: not-used-here\n"
+               "    location_types: [store]\n");
+    fclose(f);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stop_daemon(SIGTERM);
+    servers_stop(&W.db);
+    servers_stop(&W.redis);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", W.dir);
+    curl_global_cleanup();
+    return 0;
+}
+
+static int heartbeat_seen(void)
+{
+    return metric("stockmesh_cdc_heartbeats_total") >= 1;
+}
+
+static void test_snapshot_with_writes_converges(void **state)
+{
+    (void)state;
+    writer_start(5);
+    start_daemon();
+    wait_for("the snapshot to finish", 300, snapshot_finished);
+    wait_for("streaming", 60, is_streaming);
+    sleep(2);
+    writer_stop();
+    printf("writer: %ld changes during the snapshot\n", w.done);
+    assert_converges("after the snapshot with concurrent writes", 120);
+    /* an idle source is told apart from a dead one by the server's heartbeats */
+    wait_for("a heartbeat from the idle source", 15, heartbeat_seen);
+}
+
+static void test_kill_9_while_streaming_converges(void **state)
+{
+    (void)state;
+    if (W.daemon <= 0) start_daemon();
+    wait_for("streaming", 60, is_streaming);
+    writer_start(6);
+    sleep(2);
+    stop_daemon(SIGKILL);
+    sleep(1);
+    start_daemon();
+    sleep(2);
+    writer_stop();
+    wait_for("streaming again", 60, is_streaming);
+    /* it resumed from the confirmed GTID: no new snapshot */
+    assert_true(metric("stockmesh_cdc_snapshot_rows_total") == 0);
+    assert_converges("after kill -9 while streaming", 120);
+}
+
+static void test_mariadb_restart_mid_stream(void **state)
+{
+    (void)state;
+    if (W.daemon <= 0) start_daemon();
+    wait_for("streaming", 60, is_streaming);
+    double errors = metric("stockmesh_cdc_errors_total");
+    writer_start(7);
+    sleep(2);
+    char err[512];
+    assert_int_equal(servers_kill(&W.db), 0);
+    writer_stop();
+    assert_int_equal(servers_start(&W.db, SERVERS_MARIADB, W.db.dir, W.db.port, err, sizeof err),
+                     0);
+    writer_start(8);
+    sleep(2);
+    writer_stop();
+    wait_for("streaming again", 120, is_streaming);
+    assert_true(metric("stockmesh_cdc_errors_total") > errors);
+    assert_converges("after MariaDB was killed and restarted", 120);
+}
+
+static int error_names_binlog_format(void)
+{
+    char *v = state_value("status");
+    int found = v && strstr(v, "binlog_format=STATEMENT") && strstr(v, "binlog_format=ROW");
+    free(v);
+    return found;
+}
+
+static void test_statement_binlog_names_the_fix(void **state)
+{
+    (void)state;
+    stop_daemon(SIGTERM);
+    char err[512];
+    assert_int_equal(servers_mariadb_exec(&W.db, NULL, "SET GLOBAL binlog_format = 'STATEMENT'",
+                                          err, sizeof err),
+                     0);
+    start_daemon();
+    wait_for("an error naming binlog_format", 60, error_names_binlog_format);
+    stop_daemon(SIGTERM);
+    assert_int_equal(servers_mariadb_exec(&W.db, NULL, "SET GLOBAL binlog_format = 'ROW'", err,
+                                          sizeof err),
+                     0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_with_writes_converges),
+        cmocka_unit_test(test_kill_9_while_streaming_converges),
+        cmocka_unit_test(test_mariadb_restart_mid_stream),
+        cmocka_unit_test(test_statement_binlog_names_the_fix),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
