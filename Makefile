@@ -24,7 +24,7 @@ ASAN_FLAGS    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fn
 APPLIANCE_SRC := $(wildcard appliance/src/*.c)
 SERVICE_SRC   := $(wildcard services/*/*.c)
 MAIN_SRC      := services/stockmeshd.c services/stockmesh.c
-TESTLIB_SRC   := tests/lib/servers.c tests/lib/receiver.c
+TESTLIB_SRC   := tests/lib/servers.c tests/lib/receiver.c tests/lib/daemon.c
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 INTEG_SRC     := $(wildcard tests/integration/test_*.c)
 FAULT_SRC     := $(wildcard tests/fault/test_*.c)

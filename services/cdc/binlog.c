@@ -430,9 +430,11 @@ static int parse_charsets(struct binlog_table *t, const struct st_mariadb_rpl_ta
                 return -1;
             }
             c->collation = (int)id;
-        } else if (tm->default_charset != 0) {
+        } else if (tm->default_charset != 0 && tm->default_charset < 251) {
             /* the connector keeps only the first byte of DEFAULT_CHARSET and drops its
-             * per-column exceptions: right for the usual one-charset table */
+             * per-column exceptions: right for the usual one-charset table. A first
+             * byte of 251 or more is a length prefix (collations above 250, such as
+             * utf8mb4_uca1400_ai_ci = 2304, arrive as 252): unknown then */
             c->collation = (int)tm->default_charset;
         }
         c->kind = c->collation == COLLATION_BINARY || c->type == MYSQL_TYPE_GEOMETRY
@@ -493,7 +495,8 @@ static int parse_labels(struct binlog_table *t, const MARIADB_CONST_DATA *data, 
         for (uint64_t k = 0; k < n; k++) {
             const unsigned char *s = NULL;
             size_t len = 0;
-            (void)read_lenenc_bytes(&r, &s, &len); /* checked by the first pass */
+            if (read_lenenc_bytes(&r, &s, &len) < 0)
+                break;  /* not reached: the first pass read the same bytes */
             memcpy(store, s, len);
             store[len] = '\0';
             c->labels[k] = store;
@@ -1791,11 +1794,15 @@ void binlog_gtid_pos_release(struct binlog_gtid_pos *p)
     binlog_gtid_pos_init(p);
 }
 
-static int compare_domains(const void *a, const void *b)
+/* By domain; within one, by server and sequence so that messages are deterministic. */
+static int compare_gtids(const void *a, const void *b)
 {
-    uint32_t x = ((const struct binlog_gtid *)a)->domain;
-    uint32_t y = ((const struct binlog_gtid *)b)->domain;
-    return (x > y) - (x < y);
+    const struct binlog_gtid *x = a, *y = b;
+    if (x->domain != y->domain)
+        return x->domain < y->domain ? -1 : 1;
+    if (x->server != y->server)
+        return x->server < y->server ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 int binlog_gtid_pos_parse(struct binlog_gtid_pos *p, const char *text, char *err, size_t errlen)
@@ -1828,7 +1835,7 @@ int binlog_gtid_pos_parse(struct binlog_gtid_pos *p, const char *text, char *err
         }
         s += span + 1;
     }
-    qsort(gtids, n, sizeof *gtids, compare_domains);
+    qsort(gtids, n, sizeof *gtids, compare_gtids);
     for (size_t k = 1; k < n; k++) {
         if (gtids[k].domain == gtids[k - 1].domain) {
             char a[BINLOG_GTID_BUFLEN], b[BINLOG_GTID_BUFLEN];

@@ -38,17 +38,22 @@
  *     has val.str.length 0 and may have val.str.str NULL. BLOB-family columns arrive
  *     as TINY_/MEDIUM_/LONG_BLOB by their length bytes.
  *   - ENUM and SET columns are logged as STRING with the real type in the metadata;
- *     the values arrive as field_type ENUM (val.ull = 1-based index, 0 = the '' error
- *     value) and SET (val.ull = bit mask).
+ *     their values carry field_type ENUM / SET, and by the connector's source val.ull
+ *     is the 1-based ENUM index (0 = the '' error value) or the SET bit mask.
  *   Connector/C 3.3.20 cannot extract rows with a CHAR/BINARY column or a non-NULL
  *   ENUM or SET value: it reads their length from the next column's metadata and
  *   fails the whole event ("Malformed row data packet stream"). The reader has to
- *   decode such rows another way; this module takes CHAR values as val.str without
- *   the length prefix (trailing spaces already stripped by the server).
+ *   decode such rows another way; this module takes CHAR values as val.str holding
+ *   the logged bytes without their length prefix, ENUM/SET as above.
  *
  * Text must be valid UTF-8 (use utf8mb4/utf8mb3 or ascii columns); binary columns
  * (charset 63: BINARY, VARBINARY, BLOB) become base64 strings. JSON columns cannot be
- * told from LONGTEXT in the binlog: mark them with binlog_table_set_kind().
+ * told from LONGTEXT in the binlog: mark them with binlog_table_set_kind(). Charsets
+ * come from the map's COLUMN_CHARSET field when the server sends that form; when it
+ * sends DEFAULT_CHARSET the connector keeps only its first byte (the default
+ * collation if below 251, else a length prefix: unknown) and drops the per-column
+ * exceptions, so a binary column in an otherwise text table reads as text until it
+ * is marked BINLOG_KIND_BYTES.
  */
 #ifndef STOCKMESH_BINLOG_H
 #define STOCKMESH_BINLOG_H

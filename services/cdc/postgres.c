@@ -53,6 +53,7 @@
 #define PG_BACKOFF_MIN_MS 500
 #define PG_BACKOFF_MAX_MS 30000
 #define PG_CONNECT_TIMEOUT_MS 10000
+#define PG_SETUP_TIMEOUT_MS 60000
 #define PG_MAX_WORKERS 16
 #define PG_EXACT_COUNT_BELOW 200000.0  /* larger tables get the planner's estimate */
 #define WATERMARK_PREFIX "stockmesh.watermark"
@@ -2072,6 +2073,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     struct pg_reader *r = arg;
     r->ticks++;
     int every_second = r->ticks % PG_STATUS_EVERY_TICKS == 0;
+    /* connecting and setting up are a few round trips: one that hangs (a lost answer,
+       a server that accepts and stalls) must not leave the source silent forever */
+    if ((r->state == PG_CONNECTING || r->state == PG_WAIT_REDIS || r->state == PG_SETUP) &&
+        now_ms() - r->state_since_ms > PG_SETUP_TIMEOUT_MS) {
+        reader_fail(r, "no progress for %d s while %s", PG_SETUP_TIMEOUT_MS / 1000,
+                    state_names[r->state]);
+        return;
+    }
     if (r->state == PG_STREAMING || r->state == PG_SNAPSHOT) {
         tracker_tick(r->tracker);
         update_lag(r);

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "daemon.h"
 #include "servers.h"
 #include "stockmesh/store.h"
 
@@ -28,110 +29,42 @@
 struct world {
     struct servers_server db, redis;
     char dir[256];
-    char config_path[512];
-    char log_path[512];
-    char state_dir[512];
-    int console_port;
-    pid_t daemon;
     long rows, skus;
 };
 
 static struct world W;
 
+static struct daemon D;
+
 static double now_ms(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0;
+    return daemon_now_ms();
 }
 
 static void show_daemon_log(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "tail -n 40 %s >&2", W.log_path);
-    if (system(cmd) != 0) fprintf(stderr, "(no daemon log)\n");
+    daemon_show_log(&D, 40);
 }
 
 static void start_daemon(void)
 {
-    const char *bin = getenv("STOCKMESHD_FAST");
-    if (!bin) bin = getenv("STOCKMESHD");
-    char *const argv[] = {(char *)(bin ? bin : "build/stockmeshd"), "-c", W.config_path,
-                          "--roles", "cdc,merge,console", NULL};
-    W.daemon = servers_spawn(argv, W.log_path);
-    assert_true(W.daemon > 0);
+    assert_int_equal(daemon_start(&D), 0);
 }
 
 static void stop_daemon(int sig)
 {
-    if (W.daemon <= 0) return;
-    kill(W.daemon, sig);
-    int status;
-    waitpid(W.daemon, &status, 0);
-    W.daemon = 0;
+    daemon_stop(&D, sig);
 }
 
-/* ---- reading the daemon's face ---- */
-
-struct buf {
-    char *data;
-    size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    char *d = realloc(b->data, b->len + size * n + 1);
-    if (!d) return 0;
-    memcpy(d + b->len, p, size * n);
-    b->data = d;
-    b->len += size * n;
-    d[b->len] = 0;
-    return size * n;
-}
-
-/* Sum of every sample of a metric (all label sets); NAN when /metrics is unreachable. */
 static double metric(const char *name)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", W.console_port);
-    CURL *c = curl_easy_init();
-    struct buf b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || !b.data) {
-        free(b.data);
-        return 0.0 / 0.0;
-    }
-    double sum = 0;
-    size_t n = strlen(name);
-    for (char *line = b.data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, name, n) != 0 || (line[n] != ' ' && line[n] != '{')) continue;
-        char *sp = strchr(line + n, ' ');
-        if (sp) sum += strtod(sp + 1, NULL);
-    }
-    free(b.data);
-    return sum;
+    return daemon_metric(&D, name);
 }
 
 /* A value of the daemon's state database (scope source:erp); NULL when absent. */
 static char *state_value(const char *key)
 {
-    char path[600], err[256];
-    snprintf(path, sizeof path, "%s/state.db", W.state_dir);
-    struct store *s = store_new(path, err, sizeof err);
-    if (!s) return NULL;
-    char *out = malloc(65536);
-    if (out && store_get(s, "source:erp", key, out, 65536) != 0) {
-        free(out);
-        out = NULL;
-    }
-    store_free(s);
-    return out;
+    return daemon_state_value(&D, "source:erp", key);
 }
 
 static int wait_for(const char *what, int timeout_s, int (*cond)(void))
@@ -302,16 +235,18 @@ static int setup(void **state)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    snprintf(W.state_dir, sizeof W.state_dir, "%s/state", W.dir);
-    snprintf(W.config_path, sizeof W.config_path, "%s/stockmesh.yaml", W.dir);
-    snprintf(W.log_path, sizeof W.log_path, "%s/stockmeshd.log", W.dir);
+    snprintf(D.state_dir, sizeof D.state_dir, "%s/state", W.dir);
+    snprintf(D.config_path, sizeof D.config_path, "%s/stockmesh.yaml", W.dir);
+    snprintf(D.log_path, sizeof D.log_path, "%s/stockmeshd.log", W.dir);
     char pw_path[600];
     snprintf(pw_path, sizeof pw_path, "%s/pos.password", W.dir);
     FILE *f = fopen(pw_path, "w");
     fprintf(f, "stockmesh-test\n");
     fclose(f);
-    W.console_port = servers_free_port();
-    f = fopen(W.config_path, "w");
+    D.console_port = servers_free_port();
+    D.binary = daemon_binary(1);
+    D.roles = "cdc,merge,console";
+    f = fopen(D.config_path, "w");
     fprintf(f,
             "state_dir: %s\n"
             "backbone:\n  brokers: embedded\n"
@@ -327,7 +262,7 @@ static int setup(void **state)
             "        on_hand: on_hand\n        committed: committed\n        unavailable: "
             "unavailable\n"
             "locations:\n",
-            W.state_dir, W.redis.port, W.console_port, W.db.port, pw_path);
+            D.state_dir, W.redis.port, D.console_port, W.db.port, pw_path);
     for (int l = 1; l <= NLOCATIONS; l++) fprintf(f, "  - code: L%02d\n    type: store\n", l);
     fprintf(f, "channels:\n"
                "  - name: web\n    url: http://127.0.0.1:9/web\n    secret: not-used-here\n"
@@ -373,7 +308,7 @@ static void test_snapshot_with_writes_converges(void **state)
 static void test_kill_9_while_streaming_converges(void **state)
 {
     (void)state;
-    if (W.daemon <= 0) start_daemon();
+    if (D.pid <= 0) start_daemon();
     wait_for("streaming", 60, is_streaming);
     writer_start(6);
     sleep(2);
@@ -391,7 +326,7 @@ static void test_kill_9_while_streaming_converges(void **state)
 static void test_mariadb_restart_mid_stream(void **state)
 {
     (void)state;
-    if (W.daemon <= 0) start_daemon();
+    if (D.pid <= 0) start_daemon();
     wait_for("streaming", 60, is_streaming);
     double errors = metric("stockmesh_cdc_errors_total");
     writer_start(7);

@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "daemon.h"
 #include "servers.h"
 #include "stockmesh/store.h"
 
@@ -39,111 +40,43 @@
 struct world {
     struct servers_server pg, redis;
     char dir[256];
-    char config_path[512];
-    char log_path[512];
-    char state_dir[512];
-    int console_port;
-    pid_t daemon;
     long rows;                 /* rows in the table */
     long skus;
 };
 
 static struct world W;
 
+static struct daemon D;
+
 static double now_ms(void)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0;
+    return daemon_now_ms();
 }
 
 static void show_daemon_log(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "tail -n 40 %s >&2", W.log_path);
-    if (system(cmd) != 0) fprintf(stderr, "(no daemon log)\n");
+    daemon_show_log(&D, 40);
 }
 
 static void start_daemon(void)
 {
-    const char *bin = getenv("STOCKMESHD_FAST");
-    if (!bin) bin = getenv("STOCKMESHD");
-    char *const argv[] = {(char *)(bin ? bin : "build/stockmeshd"), "-c", W.config_path,
-                          "--roles", "cdc,merge,console", NULL};
-    W.daemon = servers_spawn(argv, W.log_path);
-    assert_true(W.daemon > 0);
+    assert_int_equal(daemon_start(&D), 0);
 }
 
 static void stop_daemon(int sig)
 {
-    if (W.daemon <= 0) return;
-    kill(W.daemon, sig);
-    int status;
-    waitpid(W.daemon, &status, 0);
-    W.daemon = 0;
+    daemon_stop(&D, sig);
 }
 
-/* ---- reading the daemon's face ---- */
-
-struct buf {
-    char *data;
-    size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    char *d = realloc(b->data, b->len + size * n + 1);
-    if (!d) return 0;
-    memcpy(d + b->len, p, size * n);
-    b->data = d;
-    b->len += size * n;
-    d[b->len] = 0;
-    return size * n;
-}
-
-/* Sum of every sample of a metric (all label sets); NAN when /metrics is unreachable. */
 static double metric(const char *name)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", W.console_port);
-    CURL *c = curl_easy_init();
-    struct buf b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || !b.data) {
-        free(b.data);
-        return 0.0 / 0.0;
-    }
-    double sum = 0;
-    size_t n = strlen(name);
-    for (char *line = b.data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, name, n) != 0 || (line[n] != ' ' && line[n] != '{')) continue;
-        char *sp = strchr(line + n, ' ');
-        if (sp) sum += strtod(sp + 1, NULL);
-    }
-    free(b.data);
-    return sum;
+    return daemon_metric(&D, name);
 }
 
 /* A value of the daemon's state database (scope source:erp); NULL when absent. */
 static char *state_value(const char *key)
 {
-    char path[600], err[256];
-    snprintf(path, sizeof path, "%s/state.db", W.state_dir);
-    struct store *s = store_new(path, err, sizeof err);
-    if (!s) return NULL;
-    char *out = malloc(65536);
-    if (out && store_get(s, "source:erp", key, out, 65536) != 0) {
-        free(out);
-        out = NULL;
-    }
-    store_free(s);
-    return out;
+    return daemon_state_value(&D, "source:erp", key);
 }
 
 /* Rows the snapshot confirmed so far (its resume point), 0 before the first chunk. */
@@ -162,7 +95,7 @@ static long confirmed_snapshot_rows(void)
 static char *topic_contents(const char *topic)
 {
     char path[600], line[512], bootstrap[256] = "", err[512];
-    snprintf(path, sizeof path, "%s/backbone", W.state_dir);
+    snprintf(path, sizeof path, "%s/backbone", D.state_dir);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f))
         if (strncmp(line, "bootstrap=", 10) == 0)
@@ -187,21 +120,24 @@ static char *topic_contents(const char *topic)
         rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
-    struct buf b = {0};
+    char *data = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&data, &len);
     double idle_until = now_ms() + 3000;
     while (now_ms() < idle_until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m) continue;
         if (!m->err && m->len) {
-            collect(m->payload, 1, m->len, &b);
-            collect("\n", 1, 1, &b);
+            fwrite(m->payload, 1, m->len, mem);
+            fputc('\n', mem);
             idle_until = now_ms() + 1000;
         }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    return b.data ? b.data : strdup("");
+    fclose(mem);
+    return data;
 }
 
 static int wait_for(const char *what, int timeout_s, int (*cond)(void))
@@ -380,7 +316,7 @@ static void writer_stop(struct writer *w)
 
 static void write_config(void)
 {
-    FILE *f = fopen(W.config_path, "w");
+    FILE *f = fopen(D.config_path, "w");
     fprintf(f,
             "state_dir: %s\n"
             "log:\n  level: info\n"
@@ -399,7 +335,7 @@ static void write_config(void)
             "      - table: public.transfers\n        sku: sku\n        location: "
             "location_code\n        committed: qty\n"
             "locations:\n",
-            W.state_dir, W.redis.port, W.console_port, W.pg.port);
+            D.state_dir, W.redis.port, D.console_port, W.pg.port);
     for (int l = 1; l <= NLOCATIONS; l++)
         fprintf(f, "  - code: L%02d\n    type: store\n", l);
     fprintf(f, "channels:\n"
@@ -449,10 +385,12 @@ static int setup(void **state)
         return -1;
     }
     printf("source table: %ld rows written in %.1f s\n", W.rows, (now_ms() - t0) / 1000);
-    snprintf(W.state_dir, sizeof W.state_dir, "%s/state", W.dir);
-    snprintf(W.config_path, sizeof W.config_path, "%s/stockmesh.yaml", W.dir);
-    snprintf(W.log_path, sizeof W.log_path, "%s/stockmeshd.log", W.dir);
-    W.console_port = servers_free_port();
+    snprintf(D.state_dir, sizeof D.state_dir, "%s/state", W.dir);
+    snprintf(D.config_path, sizeof D.config_path, "%s/stockmesh.yaml", W.dir);
+    snprintf(D.log_path, sizeof D.log_path, "%s/stockmeshd.log", W.dir);
+    D.console_port = servers_free_port();
+    D.binary = daemon_binary(1);
+    D.roles = "cdc,merge,console";
     write_config();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return 0;
@@ -513,7 +451,7 @@ static void test_snapshot_with_writes_and_kills_converges(void **state)
 static void test_postgres_restart_mid_stream(void **state)
 {
     (void)state;
-    if (W.daemon <= 0) start_daemon();
+    if (D.pid <= 0) start_daemon();
     wait_for("streaming", 120, is_streaming);
     double errors = metric("stockmesh_cdc_errors_total");
     writer_start(&w, 11, 300);
@@ -574,7 +512,7 @@ static long long slot_behind_bytes(void)
 static void test_idle_source_keeps_its_slot_advancing(void **state)
 {
     (void)state;
-    if (W.daemon <= 0) start_daemon();
+    if (D.pid <= 0) start_daemon();
     wait_for("streaming", 120, is_streaming);
     char err[512];
     /* about 20 MB of WAL in a table stockmesh does not read */
@@ -601,7 +539,7 @@ static void test_idle_source_keeps_its_slot_advancing(void **state)
 static void test_schema_changes(void **state)
 {
     (void)state;
-    if (W.daemon <= 0) start_daemon();
+    if (D.pid <= 0) start_daemon();
     wait_for("streaming", 120, is_streaming);
     char err[512];
     /* compatible: a new column, and a widened one, are propagated */
@@ -659,11 +597,11 @@ static void test_schema_changes(void **state)
     const char *cli = getenv("STOCKMESH");
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "%s -c %s snapshot erp public.stock_levels >/dev/null 2>&1",
-             cli ? cli : "build/stockmesh", W.config_path);
+             cli ? cli : "build/stockmesh", D.config_path);
     if (system(cmd) != 0) {
         /* the CLI may predate the command: write the request it would write */
         char path[600];
-        snprintf(path, sizeof path, "%s/state.db", W.state_dir);
+        snprintf(path, sizeof path, "%s/state.db", D.state_dir);
         struct store *s = store_new(path, err, sizeof err);
         assert_non_null(s);
         assert_int_equal(store_set(s, "source:erp", "snapshot.request.public.stock_levels", "1"), 0);
@@ -696,7 +634,7 @@ static void test_big_transaction_memory_bounded(void **state)
            (now_ms() - t0) / 1000);
     assert_converges("after a transaction of every row", 900);
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)W.daemon);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)D.pid);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     double hwm_mb = -1;

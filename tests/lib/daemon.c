@@ -1,0 +1,126 @@
+/* daemon.c — see daemon.h. */
+#include "daemon.h"
+
+#include "servers.h"
+#include "stockmesh/store.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+double daemon_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0;
+}
+
+const char *daemon_binary(int fast)
+{
+    const char *bin = fast ? getenv("STOCKMESHD_FAST") : NULL;
+    if (!bin) bin = getenv("STOCKMESHD");
+    return bin ? bin : "build/asan/stockmeshd";
+}
+
+int daemon_start(struct daemon *d)
+{
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)(d->binary ? d->binary : daemon_binary(0));
+    argv[n++] = "-c";
+    argv[n++] = d->config_path;
+    if (d->roles) {
+        argv[n++] = "--roles";
+        argv[n++] = (char *)d->roles;
+    }
+    argv[n] = NULL;
+    d->pid = servers_spawn(argv, d->log_path);
+    return d->pid > 0 ? 0 : -1;
+}
+
+int daemon_stop(struct daemon *d, int sig)
+{
+    if (d->pid <= 0) return -1;
+    kill(d->pid, sig);
+    int status = 0;
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    return status;
+}
+
+void daemon_show_log(const struct daemon *d, int lines)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n %d %s >&2", lines, d->log_path);
+    if (system(cmd) != 0) fprintf(stderr, "(no daemon log at %s)\n", d->log_path);
+}
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    char *data = realloc(b->data, b->len + size * n + 1);
+    if (!data) return 0;
+    memcpy(data + b->len, p, size * n);
+    b->data = data;
+    b->len += size * n;
+    data[b->len] = 0;
+    return size * n;
+}
+
+double daemon_metric(const struct daemon *d, const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", d->console_port);
+    CURL *c = curl_easy_init();
+    if (!c) return NAN;
+    struct buf b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK || !b.data) {
+        free(b.data);
+        return NAN;
+    }
+    double sum = 0;
+    size_t n = strlen(name);
+    for (char *line = b.data; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '{')) {
+            char *sp = strchr(line + n, ' ');
+            if (sp) sum += strtod(sp + 1, NULL);
+        }
+        line = next ? next + 1 : NULL;
+    }
+    free(b.data);
+    return sum;
+}
+
+char *daemon_state_value(const struct daemon *d, const char *scope, const char *key)
+{
+    char path[600], err[256];
+    snprintf(path, sizeof path, "%s/state.db", d->state_dir);
+    if (access(path, F_OK) != 0) return NULL; /* not yet: never create it under the daemon */
+    struct store *s = store_new(path, err, sizeof err);
+    if (!s) return NULL;
+    char *out = malloc(65536);
+    if (out && store_get(s, scope, key, out, 65536) != 0) {
+        free(out);
+        out = NULL;
+    }
+    store_free(s);
+    return out;
+}

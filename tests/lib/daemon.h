@@ -1,0 +1,41 @@
+/* daemon.h — a stockmeshd under test: started with a config, stopped by PID, read
+ * through its /metrics, its state database and its log. */
+#ifndef STOCKMESH_TEST_DAEMON_H
+#define STOCKMESH_TEST_DAEMON_H
+
+#include <sys/types.h>
+
+struct daemon {
+    const char *binary;           /* daemon_binary() unless the test sets it */
+    char config_path[512];
+    char log_path[512];
+    char state_dir[512];          /* the config's state_dir */
+    const char *roles;            /* --roles, or NULL for all */
+    int console_port;             /* the config's console port, for /metrics */
+    pid_t pid;
+};
+
+/* Milliseconds of the wall clock, for deadlines and measurements. */
+double daemon_now_ms(void);
+
+/* The stockmeshd to run: $STOCKMESHD_FAST (the optimised build, for scale tests) when
+ * fast and set, else $STOCKMESHD, else build/asan/stockmeshd. */
+const char *daemon_binary(int fast);
+
+/* Starts it (log to log_path); 0, or -1 when it cannot be spawned. */
+int daemon_start(struct daemon *d);
+
+/* Sends sig and waits for it to end; returns its wait status, or -1 when not running. */
+int daemon_stop(struct daemon *d, int sig);
+
+/* Prints the last lines of its log to stderr. */
+void daemon_show_log(const struct daemon *d, int lines);
+
+/* Sum of every sample of a metric on its /metrics (all label sets, or one when name
+ * carries them: "x{a=\"b\"}"); NAN when /metrics cannot be read. */
+double daemon_metric(const struct daemon *d, const char *name);
+
+/* A value of its state database; NULL when absent. The caller frees. */
+char *daemon_state_value(const struct daemon *d, const char *scope, const char *key);
+
+#endif
