@@ -54,9 +54,10 @@ enum item_kind {
     IT_SESSION,        /* a new session starts: forget what the last one left in flight */
     IT_STATE,          /* the thread's state changed (state) */
     IT_ERROR,          /* the session failed (text); the thread retries after a backoff */
-    IT_SNAPSHOT_BEGIN, /* the snapshot's consistent point is text (a GTID list) */
+    IT_SNAPSHOT_BEGIN, /* a snapshot starts; the stream will follow from text (a GTID list) */
+    IT_TABLE_BEGIN,    /* a table's snapshot starts (rows: rows expected) */
     IT_ROW,            /* one change or snapshot row */
-    IT_CHUNK_END,      /* a snapshot chunk ends */
+    IT_CHUNK_END,      /* a table's snapshot chunk ends (after_key, rows so far, last) */
     IT_SNAPSHOT_END,   /* the snapshot is read; streaming follows from text */
     IT_BEGIN,          /* a transaction starts (text: its GTID) */
     IT_COMMIT,         /* it commits (text: the GTID list after it) */
@@ -74,6 +75,9 @@ struct item {
     uint32_t index;
     int64_t commit_us;
     char *text;
+    json_t *after_key;
+    int64_t rows;
+    int last;
 };
 
 struct table_info {
@@ -81,7 +85,16 @@ struct table_info {
     char topic[512];
     char label[260];
     char **key_columns;           /* thread-owned, NULL-terminated */
-    struct metric *m_rows;
+    struct metric *m_rows, *m_read, *m_expected;
+    /* the snapshot plan, written by the loop and copied by the thread under lock */
+    int plan_done;                /* nothing (more) to read */
+    json_t *plan_after;           /* resume after this key; NULL = from the start */
+    int64_t plan_rows;
+    int plan_taken;               /* a snapshot worker has it (thread side) */
+    /* loop side */
+    int snap_state;               /* 0 none, 1 queued, 2 reading, 3 read */
+    int64_t rows_done, rows_total;
+    uint64_t chunk_entry;
 };
 
 struct mariadb_reader {
@@ -106,6 +119,7 @@ struct mariadb_reader {
     int thread_started;
     int snapshot_needed;          /* the thread reads a snapshot before streaming */
     char start_gtid[1024];        /* where the stream resumes (confirmed) */
+    char snapshot_start[1024];    /* a resumed snapshot streams from here; "" = take it now */
     pthread_t thread;
     int wake[2];                  /* thread -> loop: the queue has items */
 
@@ -118,14 +132,14 @@ struct mariadb_reader {
     uint64_t current_id;
     char current_gtid[64];
     char snapshot_token[64];
-    char snapshot_gtid[1024];
     int draining_paused;
     uint64_t reconnects;
     char last_error[1024];
     int64_t last_error_ms, last_heartbeat_ms;
     char confirmed_gtid[1024];
     uint64_t ticks;
-    struct metric *m_state, *m_errors, *m_txns, *m_snapshot_rows, *m_read_latency, *m_heartbeats;
+    struct metric *m_state, *m_errors, *m_txns, *m_snapshot_rows, *m_read_latency, *m_heartbeats,
+        *m_resumes;
 };
 
 static int64_t now_ms(void)
@@ -141,6 +155,7 @@ static void item_free(struct item *it)
     json_decref(it->before);
     json_decref(it->after);
     json_decref(it->key);
+    json_decref(it->after_key);
     free(it->text);
     free(it);
 }
@@ -496,8 +511,9 @@ static json_t *text_row_to_json(const MYSQL_FIELD *fields, unsigned nfields, MYS
     return o;
 }
 
-static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_t seq, int64_t read_us,
-                          char *err, size_t errlen)
+/* Reads the rest of one table's rows, chunk by chunk, inside m's consistent snapshot. */
+static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, json_t *after_key,
+                          int64_t rows, uint64_t seq, int64_t read_us, char *err, size_t errlen)
 {
     struct table_info *t = &r->tables[table];
     char sql[2400];
@@ -505,9 +521,13 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_
     for (char **k = t->key_columns; *k; k++)
         snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s`%s`",
                  k == t->key_columns ? "" : ", ", *k);
-    json_t *after_key = NULL; /* the last key read, as SQL literals */
     for (;;) {
-        if (stopping(r)) return -1;
+        if (session_over(r)) {
+            json_decref(after_key);
+            snprintf(err, errlen, "stopping");
+            return -1;
+        }
+        cond[0] = 0;
         if (after_key) {
             char vals[600] = "";
             size_t i;
@@ -515,7 +535,8 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_
             json_array_foreach(after_key, i, v) {
                 const char *s = json_string_value(v);
                 char esc[260];
-                mysql_real_escape_string(m, esc, s, strlen(s) > 120 ? 120 : strlen(s));
+                size_t len = s ? strlen(s) : 0;
+                mysql_real_escape_string(m, esc, s ? s : "", len > 120 ? 120 : len);
                 snprintf(vals + strlen(vals), sizeof vals - strlen(vals), "%s'%s'", i ? ", " : "",
                          esc);
             }
@@ -527,7 +548,7 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_
             json_decref(after_key);
             return fail_query(r, m, "snapshot query failed", err, errlen);
         }
-        MYSQL_RES *res = mysql_use_result(m);
+        MYSQL_RES *res = mysql_store_result(m);
         if (!res) {
             json_decref(after_key);
             return fail_query(r, m, "snapshot query failed", err, errlen);
@@ -550,24 +571,19 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_
                         json_array_append_new(last, json_stringn(row[f] ? row[f] : "",
                                                                  row[f] ? lengths[f] : 0));
             }
-            if (!after) {
+            struct item *it = after ? item_new(IT_ROW, NULL) : NULL;
+            if (!it) {
+                json_decref(after);
+                json_decref(key);
                 json_decref(last);
                 mysql_free_result(res);
                 json_decref(after_key);
-                snprintf(err, errlen, "cannot read a snapshot row of %s: %s", t->label, why);
+                snprintf(err, errlen, "cannot read a snapshot row of %s: %s", t->label,
+                         after ? "out of memory" : why);
                 return -1;
             }
             json_decref(after_key);
             after_key = last;
-            struct item *it = item_new(IT_ROW, NULL);
-            if (!it) {
-                json_decref(after);
-                json_decref(key);
-                mysql_free_result(res);
-                json_decref(after_key);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
             it->table = table;
             it->op = 'r';
             it->after = after;
@@ -578,29 +594,39 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, uint64_
             if (post(r, it) != 0) {
                 mysql_free_result(res);
                 json_decref(after_key);
+                snprintf(err, errlen, "stopping");
                 return -1;
             }
             nrows++;
         }
-        int failed = mysql_errno(m) != 0;
         mysql_free_result(res);
-        if (failed) {
+        rows += nrows;
+        struct item *end = item_new(IT_CHUNK_END, NULL);
+        if (!end) {
             json_decref(after_key);
-            return fail_query(r, m, "snapshot read failed", err, errlen);
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
-        post_simple(r, IT_CHUNK_END, NULL);
-        if (nrows < r->src->snapshot_chunk_rows) break;
+        end->table = table;
+        end->after_key = after_key ? json_incref(after_key) : NULL;
+        end->rows = rows;
+        end->last = nrows < r->src->snapshot_chunk_rows;
+        int last = end->last;
+        if (post(r, end) != 0) {
+            json_decref(after_key);
+            return -1;
+        }
+        if (last) break;
     }
     json_decref(after_key);
     return 0;
 }
 
-/* START TRANSACTION WITH CONSISTENT SNAPSHOT takes no global lock; the binlog position
- * it corresponds to (binlog_snapshot_file/position) becomes the GTID to stream from. */
-static int snapshot(struct mariadb_reader *r, MYSQL *m, char *gtid, size_t gtidlen, char *err,
-                    size_t errlen)
+/* Takes a consistent snapshot on m (no global lock) and the GTID it corresponds to
+ * (binlog_snapshot_file/position through BINLOG_GTID_POS). */
+static int consistent_snapshot(struct mariadb_reader *r, MYSQL *m, char *gtid, size_t gtidlen,
+                               char *err, size_t errlen)
 {
-    post_state(r, MY_SNAPSHOT);
     if (run(r, m, "SET SESSION time_zone = '+00:00'", err, errlen) != 0 ||
         run(r, m, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err, errlen) != 0 ||
         run(r, m, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err, errlen) != 0)
@@ -629,14 +655,136 @@ static int snapshot(struct mariadb_reader *r, MYSQL *m, char *gtid, size_t gtidl
     row = res ? mysql_fetch_row(res) : NULL;
     snprintf(gtid, gtidlen, "%s", row && row[0] ? row[0] : "");
     mysql_free_result(res);
-    post_simple(r, IT_SNAPSHOT_BEGIN, gtid);
-    uint64_t seq = gtid_seq(gtid);
-    int64_t read_us = event_now_us();
-    for (size_t i = 0; i < r->ntables; i++)
-        if (snapshot_table(r, m, (int)i, seq, read_us, err, errlen) != 0) return -1;
-    run(r, m, "COMMIT", err, errlen);
-    post_simple(r, IT_SNAPSHOT_END, gtid);
     return 0;
+}
+
+/* Rows to expect: exact for small tables, the storage engine's estimate for big ones. */
+static int64_t expected_rows(MYSQL *m, const struct table_info *t)
+{
+    char sql[700];
+    snprintf(sql, sizeof sql,
+             "SELECT IF(TABLE_ROWS >= 200000, TABLE_ROWS, (SELECT COUNT(*) FROM `%s`.`%s`)) "
+             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
+             t->cfg->schema, t->cfg->name, t->cfg->schema, t->cfg->name);
+    if (mysql_real_query(m, sql, strlen(sql)) != 0) return 0;
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    int64_t n = row && row[0] ? strtoll(row[0], NULL, 10) : 0;
+    mysql_free_result(res);
+    return n;
+}
+
+struct worker {
+    struct mariadb_reader *r;
+    pthread_t thread;
+    char err[1024];
+    int failed;
+};
+
+/* One snapshot connection: takes the next table nobody reads yet, reads it inside a
+ * consistent snapshot of its own, and so on. Each table's rows carry the position of
+ * its own snapshot, so tables read at different moments still merge in order: a change
+ * older than a table's snapshot is older than its rows. */
+static void *snapshot_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct mariadb_reader *r = w->r;
+    mysql_thread_init();
+    MYSQL *m = NULL;
+    for (;;) {
+        int table = -1;
+        json_t *after = NULL;
+        int64_t rows = 0;
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->ntables && table < 0; i++)
+            if (!r->tables[i].plan_done && !r->tables[i].plan_taken) {
+                table = (int)i;
+                r->tables[i].plan_taken = 1;
+                after = r->tables[i].plan_after ? json_deep_copy(r->tables[i].plan_after) : NULL;
+                rows = r->tables[i].plan_rows;
+            }
+        pthread_mutex_unlock(&r->lock);
+        if (table < 0) break;
+        if (m) mysql_close(m); /* a new consistent snapshot for every table */
+        m = connect_db(r, w->err, sizeof w->err);
+        char gtid[1024];
+        if (!m || consistent_snapshot(r, m, gtid, sizeof gtid, w->err, sizeof w->err) != 0) {
+            json_decref(after);
+            w->failed = 1;
+            break;
+        }
+        struct item *it = item_new(IT_TABLE_BEGIN, gtid);
+        if (it) {
+            it->table = table;
+            it->rows = expected_rows(m, &r->tables[table]);
+        }
+        if (!it || post(r, it) != 0 ||
+            snapshot_table(r, m, table, after, rows, gtid_seq(gtid), event_now_us(), w->err,
+                           sizeof w->err) != 0) {
+            w->failed = 1;
+            break;
+        }
+        run(r, m, "COMMIT", w->err, sizeof w->err);
+    }
+    if (w->failed) { /* the other workers stop too: the session starts over */
+        pthread_mutex_lock(&r->lock);
+        r->restart = 1;
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (m) mysql_close(m);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* The snapshot: the stream will start from a GTID taken before any table's snapshot
+ * (or the one an interrupted snapshot started from), then snapshot_parallel workers
+ * read the tables not read yet. */
+static int snapshot(struct mariadb_reader *r, MYSQL *m, char *gtid, size_t gtidlen, char *err,
+                    size_t errlen)
+{
+    post_state(r, MY_SNAPSHOT);
+    pthread_mutex_lock(&r->lock);
+    snprintf(gtid, gtidlen, "%s", r->snapshot_start);
+    int resumed = r->snapshot_start[0] != 0;
+    size_t todo = 0;
+    for (size_t i = 0; i < r->ntables; i++) {
+        r->tables[i].plan_taken = 0;
+        todo += !r->tables[i].plan_done;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!resumed) {
+        const char *sql = "SELECT @@gtid_binlog_pos";
+        if (mysql_real_query(m, sql, strlen(sql)) != 0)
+            return fail_query(r, m, "cannot read the binlog's GTID position", err, errlen);
+        MYSQL_RES *res = mysql_store_result(m);
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        snprintf(gtid, gtidlen, "%s", row && row[0] ? row[0] : "");
+        mysql_free_result(res);
+    }
+    if (post_simple(r, IT_SNAPSHOT_BEGIN, gtid) != 0) return -1;
+    size_t n = (size_t)r->src->snapshot_parallel;
+    if (n > todo) n = todo;
+    struct worker workers[16];
+    memset(workers, 0, sizeof workers);
+    size_t started = 0;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        workers[i].r = r;
+        if (pthread_create(&workers[i].thread, NULL, snapshot_worker, &workers[i]) != 0) break;
+        started++;
+    }
+    int failed = started < n;
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        if (workers[i].failed && !failed) {
+            failed = 1;
+            snprintf(err, errlen, "%s", workers[i].err);
+        }
+    }
+    if (failed) {
+        if (!err[0]) snprintf(err, errlen, "cannot start a snapshot worker");
+        return -1;
+    }
+    return post_simple(r, IT_SNAPSHOT_END, gtid);
 }
 
 /* ---- streaming ---- */
@@ -944,13 +1092,20 @@ static void set_state(struct mariadb_reader *r, enum my_state s);
 static void write_status(struct mariadb_reader *r)
 {
     if (!r->tracker) return;
+    static const char *const snap_states[] = {"streaming", "queued", "snapshot", "streaming"};
     json_t *tables = json_array();
-    for (size_t i = 0; i < r->ntables; i++)
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:n, s:n}", "schema",
-                                                r->tables[i].cfg->schema, "name",
-                                                r->tables[i].cfg->name, "state",
-                                                r->state == MY_SNAPSHOT ? "snapshot" : "streaming",
-                                                "snapshot", "parked_reason"));
+    for (size_t i = 0; i < r->ntables; i++) {
+        const struct table_info *t = &r->tables[i];
+        json_t *snap = t->snap_state == 0
+                           ? json_null()
+                           : json_pack("{s:s, s:I, s:I}", "kind", "initial", "rows_done",
+                                       (json_int_t)t->rows_done, "rows_total",
+                                       (json_int_t)t->rows_total);
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:o, s:n}", "schema",
+                                                t->cfg->schema, "name", t->cfg->name, "state",
+                                                snap_states[t->snap_state], "snapshot", snap,
+                                                "parked_reason"));
+    }
 #define OPT_MS(v) ((v) > 0 ? json_integer(v) : json_null())
     json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:s?, s:o, s:I, s:n, s:s, s:n, s:n, s:o, s:o, s:o}", "source",
@@ -977,25 +1132,89 @@ static void set_state(struct mariadb_reader *r, enum my_state s)
     write_status(r);
 }
 
+static void progress_key(const struct table_info *t, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "snapshot.progress.%s", t->label);
+}
+
+/* What the snapshot still has to read, from what was confirmed (never more): every
+ * table from the start for a new snapshot, the unconfirmed rest for an interrupted one. */
+static void plan_snapshot(struct mariadb_reader *r, int fresh)
+{
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        char key[320], text[8192];
+        progress_key(t, key, sizeof key);
+        json_decref(t->plan_after);
+        t->plan_after = NULL;
+        t->plan_done = 0;
+        t->plan_rows = 0;
+        json_t *doc = NULL;
+        if (fresh)
+            store_delete(r->rt->store, r->scope, key);
+        else if (store_get(r->rt->store, r->scope, key, text, sizeof text) == 0)
+            doc = json_loads(text, 0, NULL);
+        if (doc) {
+            json_t *after = json_object_get(doc, "after");
+            t->plan_after = json_is_array(after) ? json_deep_copy(after) : NULL;
+            t->plan_done = json_is_true(json_object_get(doc, "done"));
+            t->plan_rows = json_integer_value(json_object_get(doc, "rows"));
+        }
+        json_decref(doc);
+        t->snap_state = t->plan_done ? 3 : 1;
+        t->rows_done = t->plan_rows;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void chunk_confirmed(struct mariadb_reader *r, const struct tracker_entry *e)
+{
+    struct table_info *t = &r->tables[e->chunk_table];
+    char key[320];
+    progress_key(t, key, sizeof key);
+    json_t *doc = json_pack("{s:O?, s:b, s:I}", "after", e->chunk_after, "done", e->chunk_last,
+                            "rows", (json_int_t)e->chunk_rows);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!text || store_set(r->rt->store, r->scope, key, text) != 0)
+        log_error("cdc.mariadb", "%s: cannot record snapshot progress of %s", r->src->name,
+                  t->label);
+    free(text);
+    json_decref(doc);
+}
+
+static void snapshot_finished(struct mariadb_reader *r)
+{
+    store_set(r->rt->store, r->scope, "snapshot", r->snapshot_token);
+    store_delete(r->rt->store, r->scope, "snapshot.pending");
+    store_delete(r->rt->store, r->scope, "snapshot.start");
+    for (size_t i = 0; i < r->ntables; i++) {
+        char key[320];
+        progress_key(&r->tables[i], key, sizeof key);
+        store_delete(r->rt->store, r->scope, key);
+        r->tables[i].snap_state = 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->snapshot_needed = 0;
+    r->snapshot_start[0] = 0;
+    pthread_mutex_unlock(&r->lock);
+    log_info("cdc.mariadb", "%s: snapshot applied downstream; streaming only from now on",
+             r->src->name);
+}
+
 static void entry_confirmed(void *arg, struct tracker_entry *e)
 {
     struct mariadb_reader *r = arg;
     if (!e) {
-        store_set(r->rt->store, r->scope, "gtid", r->confirmed_gtid);
+        if (!r->snapshot_needed) store_set(r->rt->store, r->scope, "gtid", r->confirmed_gtid);
         pthread_mutex_lock(&r->lock);
         snprintf(r->start_gtid, sizeof r->start_gtid, "%s", r->confirmed_gtid);
         pthread_mutex_unlock(&r->lock);
         return;
     }
     if (e->end_text) snprintf(r->confirmed_gtid, sizeof r->confirmed_gtid, "%s", e->end_text);
-    if (e->is_snapshot_end) {
-        store_set(r->rt->store, r->scope, "snapshot", r->snapshot_token);
-        pthread_mutex_lock(&r->lock);
-        r->snapshot_needed = 0;
-        pthread_mutex_unlock(&r->lock);
-        log_info("cdc.mariadb", "%s: snapshot applied downstream; streaming only from now on",
-                 r->src->name);
-    }
+    if (e->chunk_table >= 0) chunk_confirmed(r, e);
+    if (e->is_snapshot_end) snapshot_finished(r);
     if (e->id == r->current_id) r->current_id = 0;
 }
 
@@ -1023,7 +1242,16 @@ static struct tracker_entry *current(struct mariadb_reader *r)
 static int produce_row(struct mariadb_reader *r, struct item *it)
 {
     struct table_info *t = &r->tables[it->table];
-    struct tracker_entry *e = current(r);
+    struct tracker_entry *e;
+    if (it->op == 'r') { /* workers interleave tables: a chunk entry per table */
+        e = tracker_find(r->tracker, t->chunk_entry);
+        if (!e) {
+            e = tracker_push(r->tracker);
+            t->chunk_entry = e ? e->id : 0;
+        }
+    } else {
+        e = current(r);
+    }
     if (!e) return -1;
     struct change_event ev = {.op = it->op, .before = it->before, .after = it->after,
                               .connector = "mysql", .source = r->src->name,
@@ -1035,9 +1263,14 @@ static int produce_row(struct mariadb_reader *r, struct item *it)
     if (it->op != 'r' && ev.commit_us && ev.read_us >= ev.commit_us)
         metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
     if (tracker_produce(r->tracker, e, it->table, it->key, &ev) != 0) return -1;
-    if (it->op == 'r') metrics_inc(r->m_snapshot_rows, 1);
+    if (it->op == 'r') {
+        metrics_inc(r->m_snapshot_rows, 1);
+        t->rows_done++;
+        metrics_set(t->m_read, (double)t->rows_done);
+        return 0; /* chunks are far below the window */
+    }
     metrics_inc(t->m_rows, 1);
-    /* a big transaction or chunk closes in segments, so the window never waits on it */
+    /* a big transaction closes in segments, so the window never waits on it */
     if (e->events >= (uint64_t)r->rt->cfg->backbone.window / 4) {
         e->closed = 1;
         r->current_id = 0;
@@ -1061,6 +1294,7 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
     case IT_SESSION:
         tracker_clear(r->tracker);
         r->current_id = 0;
+        for (size_t i = 0; i < r->ntables; i++) r->tables[i].chunk_entry = 0;
         break;
     case IT_STATE:
         set_state(r, it->state);
@@ -1071,34 +1305,82 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         r->last_error_ms = now_ms();
         r->reconnects++;
         metrics_inc(r->m_errors, 1);
+        if (r->snapshot_needed) plan_snapshot(r, 0); /* the next session reads what is unconfirmed */
         write_status(r);
         break;
     case IT_SNAPSHOT_BEGIN: {
-        unsigned char raw[8];
-        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) memset(raw, 0, sizeof raw);
-        snprintf(r->snapshot_token, sizeof r->snapshot_token,
-                 "%s-%02x%02x%02x%02x%02x%02x%02x%02x", it->text[0] ? it->text : "0", raw[0],
-                 raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
-        char key[192];
-        snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
-        redis_sendf(r->redis, NULL, NULL, "SET %s %s", key, r->snapshot_token);
-        store_delete(r->rt->store, r->scope, "snapshot");
-        snprintf(r->snapshot_gtid, sizeof r->snapshot_gtid, "%s", it->text);
-        log_info("cdc.mariadb", "%s: reading the snapshot (consistent at GTID %s)", r->src->name,
-                 it->text[0] ? it->text : "(none yet)");
+        char pending[64] = "";
+        int resumed = store_get(r->rt->store, r->scope, "snapshot.pending", pending,
+                                sizeof pending) == 0 &&
+                      strcmp(pending, r->snapshot_token) == 0;
+        if (!resumed) {
+            /* Redis and the state database name the same snapshot from its start: a
+               restart resumes it only while Redis still holds what was applied of it */
+            unsigned char raw[8];
+            if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) memset(raw, 0, sizeof raw);
+            snprintf(r->snapshot_token, sizeof r->snapshot_token,
+                     "%.24s-%02x%02x%02x%02x%02x%02x%02x%02x", it->text[0] ? it->text : "0",
+                     raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+            char key[192];
+            snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
+            redis_sendf(r->redis, NULL, NULL, "SET %s %s", key, r->snapshot_token);
+            store_delete(r->rt->store, r->scope, "snapshot");
+            store_set(r->rt->store, r->scope, "snapshot.pending", r->snapshot_token);
+            store_set(r->rt->store, r->scope, "snapshot.start", it->text);
+            pthread_mutex_lock(&r->lock);
+            snprintf(r->snapshot_start, sizeof r->snapshot_start, "%s", it->text);
+            pthread_mutex_unlock(&r->lock);
+        }
+        log_info("cdc.mariadb", "%s: %s the snapshot; the binlog follows from GTID %s",
+                 r->src->name, resumed ? "resuming" : "reading", it->text[0] ? it->text : "(start)");
+        if (resumed) metrics_inc(r->m_resumes, 1);
+        break;
+    }
+    case IT_TABLE_BEGIN: {
+        struct table_info *t = &r->tables[it->table];
+        t->snap_state = 2;
+        t->rows_total = it->rows > t->rows_done ? it->rows : t->rows_done;
+        metrics_set(t->m_expected, (double)t->rows_total);
+        log_info("cdc.mariadb", "%s: snapshot of %s at GTID %s%s", r->src->name, t->label,
+                 it->text[0] ? it->text : "(start)",
+                 t->rows_done ? " continues after the last confirmed chunk" : "");
+        write_status(r);
         break;
     }
     case IT_ROW:
         if (produce_row(r, it) != 0) tracker_failed(r, "the backbone's local queue is full");
         break;
-    case IT_CHUNK_END:
-        close_current(r, NULL, 0);
+    case IT_CHUNK_END: {
+        struct table_info *t = &r->tables[it->table];
+        struct tracker_entry *e = tracker_find(r->tracker, t->chunk_entry);
+        if (!e) e = tracker_push(r->tracker);
+        t->chunk_entry = 0;
+        if (!e) break;
+        e->closed = 1;
+        e->chunk_table = it->table;
+        e->chunk_after = it->after_key;
+        it->after_key = NULL;
+        e->chunk_rows = it->rows;
+        e->chunk_last = it->last;
+        if (it->rows > t->rows_total) t->rows_total = it->rows;
+        if (it->last) {
+            t->snap_state = 3;
+            log_info("cdc.mariadb", "%s: snapshot of %s read (%" PRId64 " rows)", r->src->name,
+                     t->label, it->rows);
+            write_status(r);
+        }
         break;
-    case IT_SNAPSHOT_END:
-        close_current(r, it->text, 1);
+    }
+    case IT_SNAPSHOT_END: {
+        struct tracker_entry *e = tracker_push(r->tracker);
+        if (!e) break;
+        e->closed = 1;
+        e->is_snapshot_end = 1;
+        e->end_text = strdup(it->text);
         log_info("cdc.mariadb", "%s: snapshot read; waiting for it to be applied while "
                                 "streaming", r->src->name);
         break;
+    }
     case IT_BEGIN:
         close_current(r, NULL, 0);
         break;
@@ -1180,23 +1462,36 @@ static void marker_reply(void *arg, redisReply *reply)
         evtimer_add(r->start, &tv);
         return;
     }
-    char local[64] = "", gtid[1024] = "";
+    char local[64] = "", pending[64] = "", gtid[1024] = "", start[1024] = "";
     int have_local = store_get(r->rt->store, r->scope, "snapshot", local, sizeof local) == 0;
+    int have_pending =
+        store_get(r->rt->store, r->scope, "snapshot.pending", pending, sizeof pending) == 0;
     int have_gtid = store_get(r->rt->store, r->scope, "gtid", gtid, sizeof gtid) == 0;
-    int current = have_local && have_gtid && reply->type == REDIS_REPLY_STRING &&
-                  strcmp(reply->str, local) == 0;
-    pthread_mutex_lock(&r->lock);
-    r->snapshot_needed = !current;
-    snprintf(r->start_gtid, sizeof r->start_gtid, "%s", current ? gtid : "");
-    pthread_mutex_unlock(&r->lock);
+    int have_start =
+        store_get(r->rt->store, r->scope, "snapshot.start", start, sizeof start) == 0;
+    const char *marker = reply->type == REDIS_REPLY_STRING ? reply->str : "";
+    int current = have_local && have_gtid && strcmp(marker, local) == 0;
+    int resumable = !current && have_pending && have_start && strcmp(marker, pending) == 0;
     if (current) {
         snprintf(r->confirmed_gtid, sizeof r->confirmed_gtid, "%s", gtid);
         snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", local);
         log_info("cdc.mariadb", "%s: resuming the binlog at GTID %s", r->src->name, gtid);
-    } else if (have_local) {
-        log_warning("cdc.mariadb", "%s: Redis does not hold this source's snapshot (new or "
-                                   "older Redis); taking a new one", r->src->name);
+    } else if (resumable) {
+        snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", pending);
+        plan_snapshot(r, 0);
+    } else {
+        if (have_local || have_pending)
+            log_warning("cdc.mariadb", "%s: Redis does not hold this source's snapshot (new or "
+                                       "older Redis); taking a new one", r->src->name);
+        store_delete(r->rt->store, r->scope, "snapshot.pending");
+        store_delete(r->rt->store, r->scope, "snapshot.start");
+        plan_snapshot(r, 1);
     }
+    pthread_mutex_lock(&r->lock);
+    r->snapshot_needed = !current;
+    snprintf(r->start_gtid, sizeof r->start_gtid, "%s", current ? gtid : "");
+    snprintf(r->snapshot_start, sizeof r->snapshot_start, "%s", resumable ? start : "");
+    pthread_mutex_unlock(&r->lock);
     start_thread(r);
 }
 
@@ -1302,6 +1597,11 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
         t->m_rows = metrics_counter(rt->metrics, "stockmesh_cdc_table_events_total",
                                     "Change events read per table.", labels);
+        t->m_read = metrics_gauge(rt->metrics, "stockmesh_cdc_snapshot_table_rows_read",
+                                  "Rows read by the table's current or last snapshot.", labels);
+        t->m_expected = metrics_gauge(rt->metrics, "stockmesh_cdc_snapshot_table_rows_expected",
+                                      "Rows the table's snapshot expects (exact below 200k "
+                                      "rows, else the planner's estimate).", labels);
         if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) {
             free(topics);
             goto fail;
@@ -1318,6 +1618,9 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
                                 "Source transactions read.", labels);
     r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
                                          "Rows read by snapshots.", labels);
+    r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
+                                   "Snapshots resumed after a restart instead of started over.",
+                                   labels);
     r->m_heartbeats = metrics_counter(mx, "stockmesh_cdc_heartbeats_total",
                                       "Heartbeats received from the source.", labels);
     r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
@@ -1381,7 +1684,10 @@ void mariadb_reader_free(struct mariadb_reader *r)
     if (r->wake[1] >= 0) close(r->wake[1]);
     tracker_free(r->tracker, 2000);
     if (r->redis) redis_free(r->redis);
-    for (size_t i = 0; i < r->ntables && r->tables; i++) free_keys(&r->tables[i]);
+    for (size_t i = 0; i < r->ntables && r->tables; i++) {
+        free_keys(&r->tables[i]);
+        json_decref(r->tables[i].plan_after);
+    }
     free(r->tables);
     pthread_cond_destroy(&r->space);
     pthread_mutex_destroy(&r->lock);

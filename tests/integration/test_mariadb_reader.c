@@ -206,7 +206,7 @@ static int setup(void **state)
     (void)state;
     char err[1024];
     const char *rows = getenv("MARIADB_READER_ROWS");
-    W.rows = rows ? atol(rows) : 20000;
+    W.rows = rows ? atol(rows) : 200000;
     W.skus = W.rows / NLOCATIONS > 0 ? W.rows / NLOCATIONS : 1;
     W.rows = W.skus * NLOCATIONS;
     snprintf(W.dir, sizeof W.dir, "%s/stockmesh-mariadb-XXXXXX",
@@ -305,6 +305,48 @@ static void test_snapshot_with_writes_converges(void **state)
     wait_for("a heartbeat from the idle source", 15, heartbeat_seen);
 }
 
+static long confirmed_snapshot_rows(void)
+{
+    char *v = state_value("snapshot.progress.pos.stock_levels");
+    const char *p = v ? strstr(v, "\"rows\":") : NULL;
+    long n = p ? atol(p + 7) : 0;
+    free(v);
+    return n;
+}
+
+static long snapshot_cut;
+static int snapshot_partly_confirmed(void)
+{
+    return confirmed_snapshot_rows() >= snapshot_cut;
+}
+
+/* A new snapshot (Redis emptied), killed once a fifth is confirmed: the restarted reader
+ * reads only the rest, in a consistent snapshot of its own, and still converges. */
+static void test_kill_9_during_snapshot_resumes(void **state)
+{
+    (void)state;
+    stop_daemon(SIGTERM);
+    char err[256];
+    char *ok = servers_redis_command(&W.redis, err, sizeof err, "FLUSHALL");
+    free(ok);
+    snapshot_cut = W.rows / 5;
+    writer_start(9);
+    start_daemon();
+    wait_for("a fifth of the snapshot confirmed", 300, snapshot_partly_confirmed);
+    long cut = confirmed_snapshot_rows();
+    stop_daemon(SIGKILL);
+    start_daemon();
+    wait_for("the resumed snapshot to finish", 300, snapshot_finished);
+    double read_after = metric("stockmesh_cdc_snapshot_rows_total");
+    printf("killed at %ld confirmed rows; the restarted reader read %.0f of %ld\n", cut,
+           read_after, W.rows);
+    assert_true(metric("stockmesh_cdc_snapshot_resumes_total") == 1);
+    assert_true(read_after <= (double)(W.rows - cut) + 2 * 5000 + (double)w.done);
+    sleep(2);
+    writer_stop();
+    assert_converges("after kill -9 during the snapshot", 120);
+}
+
 static void test_kill_9_while_streaming_converges(void **state)
 {
     (void)state;
@@ -373,6 +415,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_with_writes_converges),
         cmocka_unit_test(test_kill_9_while_streaming_converges),
+        cmocka_unit_test(test_kill_9_during_snapshot_resumes),
         cmocka_unit_test(test_mariadb_restart_mid_stream),
         cmocka_unit_test(test_statement_binlog_names_the_fix),
     };
