@@ -11,6 +11,7 @@
 #include "mariadb_reader.h"
 
 #include "binlog.h"
+#include "shapes.h"
 #include "tracker.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
@@ -62,6 +63,7 @@ enum item_kind {
     IT_BEGIN,          /* a transaction starts (text: its GTID) */
     IT_COMMIT,         /* it commits (text: the GTID list after it) */
     IT_HEARTBEAT,
+    IT_SHAPE,          /* a mapped table's shape as the binlog's table map shows it (text: JSON) */
 };
 
 struct item {
@@ -85,6 +87,10 @@ struct table_info {
     char topic[512];
     char label[260];
     char **key_columns;           /* thread-owned, NULL-terminated */
+    char *last_shape;             /* thread-owned: the shape last reported, as JSON */
+    const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
+    int parked;                   /* loop side */
+    char parked_reason[768];
     struct metric *m_rows, *m_read, *m_expected;
     /* the snapshot plan, written by the loop and copied by the thread under lock */
     int plan_done;                /* nothing (more) to read */
@@ -129,6 +135,7 @@ struct mariadb_reader {
     struct event *wake_ev, *tick, *start;
     struct redis *redis;
     struct tracker *tracker;
+    char schema_topic[256], alert_topic[256];
     uint64_t current_id;
     char current_gtid[64];
     char snapshot_token[64];
@@ -139,7 +146,7 @@ struct mariadb_reader {
     char confirmed_gtid[1024];
     uint64_t ticks;
     struct metric *m_state, *m_errors, *m_txns, *m_snapshot_rows, *m_read_latency, *m_heartbeats,
-        *m_resumes;
+        *m_resumes, *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes;
 };
 
 static int64_t now_ms(void)
@@ -861,6 +868,32 @@ static int remember_map(struct mariadb_reader *r, struct stream *s, MARIADB_RPL_
     if (slot->table >= 0) {
         if (binlog_table_init(&slot->decoder, tm, err, errlen) != 0) return -1;
         slot->have_decoder = 1;
+        /* every table map carries the table's shape (binlog_row_metadata=FULL): a change
+           is seen at the first row after it, and a restart depends on no DDL history */
+        struct table_info *t = &r->tables[slot->table];
+        struct schema_table shape;
+        char why[256];
+        if (binlog_table_schema(&slot->decoder, (const char *const *)t->key_columns, &shape, why,
+                                sizeof why) == 0) {
+            json_t *doc = schema_table_to_json(&shape);
+            char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            json_decref(doc);
+            schema_table_release(&shape);
+            if (text && (!t->last_shape || strcmp(text, t->last_shape) != 0)) {
+                struct item *it = item_new(IT_SHAPE, text);
+                if (it) {
+                    it->table = slot->table;
+                    if (post(r, it) != 0) {
+                        free(text);
+                        return -1;
+                    }
+                }
+                free(t->last_shape);
+                t->last_shape = text;
+            } else {
+                free(text);
+            }
+        }
     }
     return 0;
 }
@@ -1048,6 +1081,10 @@ static int session(struct mariadb_reader *r, char *err, size_t errlen)
     if (!m) return -1;
     int rc = -1;
     char gtid[1024];
+    for (size_t i = 0; i < r->ntables; i++) {
+        free(r->tables[i].last_shape);
+        r->tables[i].last_shape = NULL;
+    }
     pthread_mutex_lock(&r->lock);
     r->restart = 0;
     int need_snapshot = r->snapshot_needed;
@@ -1101,10 +1138,11 @@ static void write_status(struct mariadb_reader *r)
                            : json_pack("{s:s, s:I, s:I}", "kind", "initial", "rows_done",
                                        (json_int_t)t->rows_done, "rows_total",
                                        (json_int_t)t->rows_total);
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:o, s:n}", "schema",
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:o, s:s?}", "schema",
                                                 t->cfg->schema, "name", t->cfg->name, "state",
-                                                snap_states[t->snap_state], "snapshot", snap,
-                                                "parked_reason"));
+                                                t->parked ? "parked" : snap_states[t->snap_state],
+                                                "snapshot", snap, "parked_reason",
+                                                t->parked ? t->parked_reason : NULL));
     }
 #define OPT_MS(v) ((v) > 0 ? json_integer(v) : json_null())
     json_t *doc = json_pack(
@@ -1151,8 +1189,12 @@ static void plan_snapshot(struct mariadb_reader *r, int fresh)
         t->plan_done = 0;
         t->plan_rows = 0;
         json_t *doc = NULL;
-        if (fresh)
+        if (fresh) {
             store_delete(r->rt->store, r->scope, key);
+            char shape_key[320];
+            snprintf(shape_key, sizeof shape_key, "schema.%s", t->label);
+            store_delete(r->rt->store, r->scope, shape_key); /* the snapshot's maps set it */
+        }
         else if (store_get(r->rt->store, r->scope, key, text, sizeof text) == 0)
             doc = json_loads(text, 0, NULL);
         if (doc) {
@@ -1288,6 +1330,55 @@ static void close_current(struct mariadb_reader *r, const char *gtid_list, int s
     r->current_id = 0;
 }
 
+/* A table map showed a mapped table's shape: compare it with the last known one. */
+static void shape_seen(struct mariadb_reader *r, struct item *it)
+{
+    struct table_info *t = &r->tables[it->table];
+    json_t *doc = json_loads(it->text, 0, NULL);
+    struct schema_table shape, old;
+    char err[256];
+    int ok = doc && schema_table_from_json(&shape, doc, err, sizeof err) == 0;
+    json_decref(doc);
+    if (!ok) return;
+    if (t->parked || shapes_load(r->rt->store, r->scope, t->label, &old) != 0) {
+        if (!t->parked) shapes_save(r->rt->store, r->scope, t->label, &shape);
+        schema_table_release(&shape);
+        return;
+    }
+    char reason[768];
+    struct shapes_where w = {.source = r->src->name, .schema = t->cfg->schema,
+                             .table = t->cfg->name, .label = t->label,
+                             .position = r->confirmed_gtid, .seen_in = "binlog",
+                             .ts_ms = now_ms()};
+    json_t *event, *alert;
+    enum schema_change verdict = shapes_judge(&old, &shape, t->mapped, &w, &event, &alert, reason,
+                                              sizeof reason);
+    schema_table_release(&old);
+    if (verdict != SCHEMA_SAME) {
+        char key[400];
+        snprintf(key, sizeof key, "%s.%s", r->src->name, t->label);
+        if (event) tracker_produce_side(r->tracker, r->schema_topic, key, event);
+        shapes_save(r->rt->store, r->scope, t->label, &shape);
+        if (verdict == SCHEMA_COMPATIBLE) {
+            metrics_inc(r->m_schema_compatible, 1);
+            log_info("cdc.mariadb", "%s: compatible schema change of %s propagated%s%s",
+                     r->src->name, t->label, reason[0] ? ": " : "", reason);
+        } else {
+            metrics_inc(r->m_schema_incompatible, 1);
+            t->parked = 1;
+            snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
+            shapes_park(r->rt->store, r->scope, t->label, reason);
+            metrics_add(r->m_parked, 1);
+            log_error("cdc.mariadb", "%s: table %s parked: %s", r->src->name, t->label, reason);
+            if (alert) tracker_produce_side(r->tracker, r->alert_topic, key, alert);
+            write_status(r);
+        }
+    }
+    json_decref(event);
+    json_decref(alert);
+    schema_table_release(&shape);
+}
+
 static void handle_item(struct mariadb_reader *r, struct item *it)
 {
     switch (it->kind) {
@@ -1348,7 +1439,14 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         break;
     }
     case IT_ROW:
+        if (r->tables[it->table].parked) {
+            metrics_inc(r->m_parked_changes, 1);
+            break;
+        }
         if (produce_row(r, it) != 0) tracker_failed(r, "the backbone's local queue is full");
+        break;
+    case IT_SHAPE:
+        shape_seen(r, it);
         break;
     case IT_CHUNK_END: {
         struct table_info *t = &r->tables[it->table];
@@ -1594,6 +1692,14 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
         kafka_topic(rt->kafka, t->topic, sizeof t->topic, suffix);
         snprintf(t->label, sizeof t->label, "%s.%s", t->cfg->schema, t->cfg->name);
         topics[i] = t->topic;
+        size_t nm = 0;
+        t->mapped[nm++] = t->cfg->sku_column;
+        if (t->cfg->location_column) t->mapped[nm++] = t->cfg->location_column;
+        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
+            if (t->cfg->quantity_column[k]) t->mapped[nm++] = t->cfg->quantity_column[k];
+        t->mapped[nm] = NULL;
+        t->parked = shapes_parked(rt->store, r->scope, t->label, t->parked_reason,
+                                  sizeof t->parked_reason);
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
         t->m_rows = metrics_counter(rt->metrics, "stockmesh_cdc_table_events_total",
                                     "Change events read per table.", labels);
@@ -1607,6 +1713,13 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
             goto fail;
         }
     }
+    kafka_topic(rt->kafka, r->schema_topic, sizeof r->schema_topic, "schema-changes");
+    kafka_topic(rt->kafka, r->alert_topic, sizeof r->alert_topic, "alerts");
+    if (kafka_topic_ensure(rt->kafka, r->schema_topic, err, errlen) != 0 ||
+        kafka_topic_ensure(rt->kafka, r->alert_topic, err, errlen) != 0) {
+        free(topics);
+        goto fail;
+    }
     snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
     struct metrics *mx = rt->metrics;
     r->m_state = metrics_gauge(mx, "stockmesh_cdc_state",
@@ -1618,6 +1731,17 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
                                 "Source transactions read.", labels);
     r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
                                          "Rows read by snapshots.", labels);
+    r->m_schema_compatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
+                                             "Schema changes of mapped tables.",
+                                             "verdict=\"compatible\"");
+    r->m_schema_incompatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
+                                               "Schema changes of mapped tables.",
+                                               "verdict=\"incompatible\"");
+    r->m_parked = metrics_gauge(mx, "stockmesh_cdc_tables_parked",
+                                "Mapped tables parked by an incompatible schema change.", labels);
+    r->m_parked_changes = metrics_counter(mx, "stockmesh_cdc_parked_changes_total",
+                                          "Changes of parked tables left out (a re-snapshot "
+                                          "restores them).", labels);
     r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
                                    "Snapshots resumed after a restart instead of started over.",
                                    labels);
@@ -1686,6 +1810,7 @@ void mariadb_reader_free(struct mariadb_reader *r)
     if (r->redis) redis_free(r->redis);
     for (size_t i = 0; i < r->ntables && r->tables; i++) {
         free_keys(&r->tables[i]);
+        free(r->tables[i].last_shape);
         json_decref(r->tables[i].plan_after);
     }
     free(r->tables);

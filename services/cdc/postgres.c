@@ -27,6 +27,7 @@
 #include "pgconn.h"
 #include "pgoutput.h"
 #include "schema.h"
+#include "shapes.h"
 #include "tracker.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
@@ -226,12 +227,7 @@ static void progress_save(struct pg_reader *r, const struct table_info *t, enum 
 
 static void park_save(struct pg_reader *r, struct table_info *t)
 {
-    char key[320];
-    snprintf(key, sizeof key, "parked.%s", t->label);
-    if (t->parked)
-        store_set(r->rt->store, r->scope, key, t->parked_reason);
-    else
-        store_delete(r->rt->store, r->scope, key);
+    shapes_park(r->rt->store, r->scope, t->label, t->parked ? t->parked_reason : NULL);
     size_t n = 0;
     for (size_t i = 0; i < r->ntables; i++) n += r->tables[i].parked;
     metrics_set(r->m_parked, (double)n);
@@ -239,34 +235,16 @@ static void park_save(struct pg_reader *r, struct table_info *t)
 
 static void schema_save(struct pg_reader *r, struct table_info *t)
 {
-    char key[320];
-    snprintf(key, sizeof key, "schema.%s", t->label);
-    json_t *doc = schema_table_to_json(&t->schema);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    if (!text || store_set(r->rt->store, r->scope, key, text) != 0)
+    if (shapes_save(r->rt->store, r->scope, t->label, &t->schema) != 0)
         log_error("cdc.pg", "%s: cannot record the schema of %s", r->src->name, t->label);
-    free(text);
-    json_decref(doc);
 }
 
 static void schema_load(struct pg_reader *r, struct table_info *t)
 {
-    char key[320], *text = malloc(65536);
-    snprintf(key, sizeof key, "schema.%s", t->label);
     if (t->have_schema) schema_table_release(&t->schema);
-    t->have_schema = 0;
-    if (text && store_get(r->rt->store, r->scope, key, text, 65536) == 0) {
-        json_t *doc = json_loads(text, 0, NULL);
-        char err[256];
-        if (doc && schema_table_from_json(&t->schema, doc, err, sizeof err) == 0)
-            t->have_schema = 1;
-        json_decref(doc);
-    }
-    free(text);
-    char reason[768];
-    snprintf(key, sizeof key, "parked.%s", t->label);
-    t->parked = store_get(r->rt->store, r->scope, key, reason, sizeof reason) == 0;
-    if (t->parked) snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
+    t->have_schema = shapes_load(r->rt->store, r->scope, t->label, &t->schema) == 0;
+    t->parked = shapes_parked(r->rt->store, r->scope, t->label, t->parked_reason,
+                              sizeof t->parked_reason);
 }
 
 static void write_status(struct pg_reader *r)
@@ -572,56 +550,36 @@ static void schema_observe(struct pg_reader *r, int table, struct schema_table *
         schema_save(r, t);
         return;
     }
-    json_t *details = NULL;
-    enum schema_change verdict =
-        schema_compare(&t->schema, shape, (const char *const *)t->mapped, &details);
+    char lsn[PGOUTPUT_LSN_BUFLEN], reason[768];
+    pgoutput_format_lsn(r->current_id ? r->current_final_lsn : r->server_wal_end, lsn);
+    struct shapes_where w = {.source = r->src->name, .schema = t->cfg->schema,
+                             .table = t->cfg->name, .label = t->label, .position = lsn,
+                             .seen_in = where, .ts_ms = now_ms()};
+    json_t *event, *alert;
+    enum schema_change verdict = shapes_judge(&t->schema, shape, (const char *const *)t->mapped,
+                                              &w, &event, &alert, reason, sizeof reason);
     if (verdict == SCHEMA_SAME) {
-        json_decref(details);
         schema_table_release(shape);
         return;
     }
-    int incompatible = verdict == SCHEMA_INCOMPATIBLE;
-    char lsn[PGOUTPUT_LSN_BUFLEN];
-    pgoutput_format_lsn(r->current_id ? r->current_final_lsn : r->server_wal_end, lsn);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O?, s:o, s:b}", "source",
-                           r->src->name, "schema", t->cfg->schema, "table", t->cfg->name,
-                           "verdict", incompatible ? "incompatible" : "compatible", "lsn", lsn,
-                           "ts_ms", (json_int_t)now_ms(), "seen_in", where, "change", details,
-                           "columns", schema_table_to_json(shape), "parked", incompatible);
     char key[400];
     snprintf(key, sizeof key, "%s.%s", r->src->name, t->label);
-    if (ev) tracker_produce_side(r->tracker, r->schema_topic, key, ev);
-    json_decref(ev);
-    char summary[400] = "";
-    json_t *reasons = details ? json_object_get(details, "reasons") : NULL;
-    size_t i;
-    json_t *reason;
-    json_array_foreach(reasons, i, reason) {
-        size_t used = strlen(summary);
-        snprintf(summary + used, sizeof summary - used, "%s%s", used ? "; " : "",
-                 json_string_value(reason) ? json_string_value(reason) : "");
-    }
-    json_decref(details);
+    if (event) tracker_produce_side(r->tracker, r->schema_topic, key, event);
+    json_decref(event);
     schema_table_release(&t->schema);
     t->schema = *shape;
     schema_save(r, t);
-    if (!incompatible) {
+    if (verdict == SCHEMA_COMPATIBLE) {
         metrics_inc(r->m_schema_compatible, 1);
         log_info("cdc.pg", "%s: compatible schema change of %s propagated%s%s", r->src->name,
-                 t->label, summary[0] ? ": " : "", summary);
+                 t->label, reason[0] ? ": " : "", reason);
         return;
     }
     metrics_inc(r->m_schema_incompatible, 1);
     t->parked = 1;
-    snprintf(t->parked_reason, sizeof t->parked_reason,
-             "incompatible schema change: %.300s; fix the mapping, then run `stockmesh snapshot "
-             "%.64s %.100s`", summary[0] ? summary : "see stockmesh.schema-changes", r->src->name,
-             t->label);
+    snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
     park_save(r, t);
     log_error("cdc.pg", "%s: table %s parked: %s", r->src->name, t->label, t->parked_reason);
-    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "rule", "schema_change",
-                              "severity", "critical", "source", r->src->name, "table", t->label,
-                              "summary", t->parked_reason, "ts_ms", (json_int_t)now_ms());
     if (alert) tracker_produce_side(r->tracker, r->alert_topic, key, alert);
     json_decref(alert);
     write_status(r);

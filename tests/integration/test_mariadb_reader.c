@@ -410,6 +410,52 @@ static void test_statement_binlog_names_the_fix(void **state)
                      0);
 }
 
+static int compatible_seen(void)
+{
+    return metric("stockmesh_cdc_schema_changes_total{verdict=\"compatible\"}") >= 1;
+}
+
+static int parked_seen(void)
+{
+    return metric("stockmesh_cdc_tables_parked") == 1;
+}
+
+/* The shape comes with every table map: an added column is propagated; a mapped column
+ * renamed parks the table, and its changes wait instead of being mis-mapped. */
+static void test_schema_changes(void **state)
+{
+    (void)state;
+    if (D.pid <= 0) start_daemon();
+    wait_for("streaming", 60, is_streaming);
+    char err[512];
+    assert_int_equal(servers_mariadb_exec(&W.db, "pos",
+                                          "ALTER TABLE stock_levels ADD COLUMN bin VARCHAR(8);"
+                                          "UPDATE stock_levels SET on_hand = on_hand + 1, bin = "
+                                          "'A1' WHERE sku = 'SKU-000001' AND location_code = 'L01'",
+                                          err, sizeof err),
+                     0);
+    wait_for("a compatible schema change", 60, compatible_seen);
+    assert_converges("after a compatible schema change", 60);
+    assert_int_equal(servers_mariadb_exec(&W.db, "pos",
+                                          "ALTER TABLE stock_levels CHANGE committed reserved INT "
+                                          "NOT NULL DEFAULT 0;"
+                                          "UPDATE stock_levels SET on_hand = 7777 WHERE sku = "
+                                          "'SKU-000002' AND location_code = 'L02'",
+                                          err, sizeof err),
+                     0);
+    wait_for("the table parked", 60, parked_seen);
+    char *status = state_value("status");
+    assert_non_null(status);
+    assert_non_null(strstr(status, "\"parked\""));
+    assert_non_null(strstr(status, "committed"));
+    free(status);
+    sleep(1);
+    char *v = servers_redis_command(&W.redis, err, sizeof err, "HGET sm:{SKU-000002}:l L02");
+    assert_non_null(v);
+    assert_true(strncmp(v, "7777|", 5) != 0); /* parked: the change waits */
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_kill_9_during_snapshot_resumes),
         cmocka_unit_test(test_mariadb_restart_mid_stream),
         cmocka_unit_test(test_statement_binlog_names_the_fix),
+        cmocka_unit_test(test_schema_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
