@@ -87,6 +87,8 @@ struct table_info {
     char topic[512];
     char label[260];
     char **key_columns;           /* thread-owned, NULL-terminated */
+    char **bytes_columns;         /* thread-owned: binary strings (base64 in events) */
+    char **json_columns;          /* thread-owned: JSON columns (parsed in events) */
     char *last_shape;             /* thread-owned: the shape last reported, as JSON */
     const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
     int parked;                   /* loop side */
@@ -334,12 +336,47 @@ static int check_server(struct mariadb_reader *r, MYSQL *m, char *err, size_t er
     return rc;
 }
 
+static void free_list(char ***list)
+{
+    if (!*list) return;
+    for (char **k = *list; *k; k++) free(*k);
+    free(*list);
+    *list = NULL;
+}
+
 static void free_keys(struct table_info *t)
 {
-    if (!t->key_columns) return;
-    for (char **k = t->key_columns; *k; k++) free(*k);
-    free(t->key_columns);
-    t->key_columns = NULL;
+    free_list(&t->key_columns);
+    free_list(&t->bytes_columns);
+    free_list(&t->json_columns);
+}
+
+static int list_has(char *const *list, const char *name)
+{
+    for (char *const *k = list; k && *k; k++)
+        if (strcmp(*k, name) == 0) return 1;
+    return 0;
+}
+
+/* The first column of every row of sql, as a NULL-terminated list; -1 on error. */
+static int query_list(struct mariadb_reader *r, MYSQL *m, const char *sql, char ***out, char *err,
+                      size_t errlen)
+{
+    if (mysql_real_query(m, sql, strlen(sql)) != 0)
+        return fail_query(r, m, "cannot read a mapped table's definition", err, errlen);
+    MYSQL_RES *res = mysql_store_result(m);
+    my_ulonglong n = res ? mysql_num_rows(res) : 0;
+    *out = calloc((size_t)n + 1, sizeof **out);
+    MYSQL_ROW row;
+    size_t k = 0;
+    while (*out && res && (row = mysql_fetch_row(res)))
+        if (row[0]) (*out)[k++] = strdup(row[0]);
+    mysql_free_result(res);
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return (int)k;
 }
 
 static int load_keys(struct mariadb_reader *r, MYSQL *m, char *err, size_t errlen)
@@ -354,27 +391,28 @@ static int load_keys(struct mariadb_reader *r, MYSQL *m, char *err, size_t errle
                  "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' AND CONSTRAINT_NAME = 'PRIMARY' "
                  "ORDER BY ORDINAL_POSITION",
                  schema, name);
-        if (mysql_real_query(m, sql, strlen(sql)) != 0)
-            return fail_query(r, m, "cannot read a table's primary key", err, errlen);
-        MYSQL_RES *res = mysql_store_result(m);
-        my_ulonglong n = res ? mysql_num_rows(res) : 0;
+        free_keys(t);
+        int n = query_list(r, m, sql, &t->key_columns, err, errlen);
+        if (n < 0) return -1;
         if (n == 0) {
-            mysql_free_result(res);
             snprintf(err, errlen, "table %s has no primary key (or does not exist, or the "
                                   "source's user cannot see it); stockmesh keys change events "
                                   "by it: add one", t->label);
             return -1;
         }
-        free_keys(t);
-        t->key_columns = calloc((size_t)n + 1, sizeof *t->key_columns);
-        MYSQL_ROW row;
-        size_t k = 0;
-        while (t->key_columns && (row = mysql_fetch_row(res))) t->key_columns[k++] = strdup(row[0]);
-        mysql_free_result(res);
-        if (!t->key_columns) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        /* the binlog cannot tell these from text: the table's definition can */
+        snprintf(sql, sizeof sql,
+                 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' "
+                 "AND TABLE_NAME = '%s' AND DATA_TYPE IN ('binary', 'varbinary', 'tinyblob', "
+                 "'blob', 'mediumblob', 'longblob')",
+                 schema, name);
+        if (query_list(r, m, sql, &t->bytes_columns, err, errlen) < 0) return -1;
+        snprintf(sql, sizeof sql,
+                 "SELECT CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS WHERE "
+                 "CONSTRAINT_SCHEMA = '%s' AND TABLE_NAME = '%s' AND CHECK_CLAUSE LIKE "
+                 "'json_valid(%%'",
+                 schema, name);
+        if (query_list(r, m, sql, &t->json_columns, err, errlen) < 0) return -1;
     }
     return 0;
 }
@@ -468,6 +506,7 @@ static json_t *text_value_json(const MYSQL_FIELD *f, const char *v, unsigned lon
         return decimal_json(v);
     case MYSQL_TYPE_FLOAT:
     case MYSQL_TYPE_DOUBLE: {
+        /* as PostgreSQL's float8: a real, printed at 15 significant digits */
         double d = strtod(v, NULL);
         return isfinite(d) ? json_real(d) : json_string(v);
     }
@@ -483,6 +522,8 @@ static json_t *text_value_json(const MYSQL_FIELD *f, const char *v, unsigned lon
         return datetime_json(v, 0);
     case MYSQL_TYPE_TIMESTAMP:
         return datetime_json(v, 1);
+    case MYSQL_TYPE_TIME:
+        return json_stringn(v, len);
     default:
         break;
     }
@@ -497,19 +538,26 @@ static json_t *text_value_json(const MYSQL_FIELD *f, const char *v, unsigned lon
         }
         return a;
     }
-    if (f->charsetnr == 63) return base64_json((const unsigned char *)v, len);
+    int stringish = f->type == MYSQL_TYPE_STRING || f->type == MYSQL_TYPE_VAR_STRING ||
+                    f->type == MYSQL_TYPE_VARCHAR || f->type == MYSQL_TYPE_BLOB ||
+                    f->type == MYSQL_TYPE_TINY_BLOB || f->type == MYSQL_TYPE_MEDIUM_BLOB ||
+                    f->type == MYSQL_TYPE_LONG_BLOB;
+    if (stringish && f->charsetnr == 63) return base64_json((const unsigned char *)v, len);
     return json_stringn(v, len); /* NULL when not UTF-8 */
 }
 
-static json_t *text_row_to_json(const MYSQL_FIELD *fields, unsigned nfields, MYSQL_ROW row,
-                                const unsigned long *lengths, char *err, size_t errlen)
+static json_t *text_row_to_json(const struct table_info *t, const MYSQL_FIELD *fields,
+                                unsigned nfields, MYSQL_ROW row, const unsigned long *lengths,
+                                char *err, size_t errlen)
 {
     json_t *o = json_object();
     for (unsigned i = 0; o && i < nfields; i++) {
-        json_t *v = text_value_json(&fields[i], row[i], lengths[i]);
+        json_t *v = row[i] && list_has(t->json_columns, fields[i].name)
+                        ? json_loadb(row[i], lengths[i], JSON_DECODE_ANY, NULL)
+                        : text_value_json(&fields[i], row[i], lengths[i]);
         if (!v) {
-            snprintf(err, errlen, "column %s: value does not map (invalid UTF-8 or out of "
-                                  "range)", fields[i].name);
+            snprintf(err, errlen, "column %s: value does not map (invalid UTF-8 or JSON, or out "
+                                  "of range)", fields[i].name);
             json_decref(o);
             return NULL;
         }
@@ -568,7 +616,7 @@ static int snapshot_table(struct mariadb_reader *r, MYSQL *m, int table, json_t 
         while ((row = mysql_fetch_row(res))) {
             unsigned long *lengths = mysql_fetch_lengths(res);
             char why[300];
-            json_t *after = text_row_to_json(fields, nfields, row, lengths, why, sizeof why);
+            json_t *after = text_row_to_json(t, fields, nfields, row, lengths, why, sizeof why);
             json_t *key = after ? json_object() : NULL;
             json_t *last = json_array();
             for (char **k = t->key_columns; after && *k; k++) {
@@ -868,6 +916,14 @@ static int remember_map(struct mariadb_reader *r, struct stream *s, MARIADB_RPL_
     if (slot->table >= 0) {
         if (binlog_table_init(&slot->decoder, tm, err, errlen) != 0) return -1;
         slot->have_decoder = 1;
+        struct table_info *tab = &r->tables[slot->table];
+        char kind_err[256];
+        for (char **c = tab->bytes_columns; c && *c; c++)
+            binlog_table_set_kind(&slot->decoder, *c, BINLOG_KIND_BYTES, kind_err,
+                                  sizeof kind_err);
+        for (char **c = tab->json_columns; c && *c; c++)
+            binlog_table_set_kind(&slot->decoder, *c, BINLOG_KIND_JSON, kind_err,
+                                  sizeof kind_err);
         /* every table map carries the table's shape (binlog_row_metadata=FULL): a change
            is seen at the first row after it, and a restart depends on no DDL history */
         struct table_info *t = &r->tables[slot->table];

@@ -24,7 +24,6 @@
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
-#include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,56 +87,6 @@ static long confirmed_snapshot_rows(void)
     long n = p ? atol(p + 7) : 0;
     free(v);
     return n;
-}
-
-/* Every message of a topic on the daemon's embedded backbone, values joined by
- * newlines (the caller frees); NULL when the backbone cannot be read. */
-static char *topic_contents(const char *topic)
-{
-    char path[600], line[512], bootstrap[256] = "", err[512];
-    snprintf(path, sizeof path, "%s/backbone", D.state_dir);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "bootstrap=", 10) == 0)
-            snprintf(bootstrap, sizeof bootstrap, "%.*s", (int)strcspn(line + 10, "\n"), line + 10);
-    if (f) fclose(f);
-    if (!bootstrap[0]) return NULL;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "test-pg-reader", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) return NULL;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int npart = 0;
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt)
-        npart = md->topics[0].partition_cnt;
-    if (md) rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(npart ? npart : 1);
-    for (int p = 0; p < npart; p++)
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    char *data = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&data, &len);
-    double idle_until = now_ms() + 3000;
-    while (now_ms() < idle_until) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) continue;
-        if (!m->err && m->len) {
-            fwrite(m->payload, 1, m->len, mem);
-            fputc('\n', mem);
-            idle_until = now_ms() + 1000;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    fclose(mem);
-    return data;
 }
 
 static int wait_for(const char *what, int timeout_s, int (*cond)(void))
@@ -571,14 +520,14 @@ static void test_schema_changes(void **state)
     assert_non_null(strstr(status, "committed"));
     free(status);
     /* both changes are events on stockmesh.schema-changes; the second is an alert */
-    char *changes = topic_contents("stockmesh.schema-changes");
+    char *changes = daemon_topic_contents(&D, "stockmesh.schema-changes");
     assert_non_null(changes);
     assert_non_null(strstr(changes, "\"verdict\":\"compatible\""));
     assert_non_null(strstr(changes, "\"bin\""));
     assert_non_null(strstr(changes, "\"verdict\":\"incompatible\""));
     assert_non_null(strstr(changes, "\"parked\":true"));
     free(changes);
-    char *alerts = topic_contents("stockmesh.alerts");
+    char *alerts = daemon_topic_contents(&D, "stockmesh.alerts");
     assert_non_null(alerts);
     assert_non_null(strstr(alerts, "\"rule\":\"schema_change\""));
     assert_non_null(strstr(alerts, "committed"));

@@ -5,6 +5,7 @@
 #include "stockmesh/store.h"
 
 #include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,3 +125,52 @@ char *daemon_state_value(const struct daemon *d, const char *scope, const char *
     store_free(s);
     return out;
 }
+
+char *daemon_topic_contents(const struct daemon *d, const char *topic)
+{
+    char path[600], line[512], bootstrap[256] = "", err[512];
+    snprintf(path, sizeof path, "%s/backbone", d->state_dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "bootstrap=", 10) == 0)
+            snprintf(bootstrap, sizeof bootstrap, "%.*s", (int)strcspn(line + 10, "\n"), line + 10);
+    if (f) fclose(f);
+    if (!bootstrap[0]) return NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "stockmesh-test-reader", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) return NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int npart = 0;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt)
+        npart = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(npart ? npart : 1);
+    for (int p = 0; p < npart; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    char *data = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&data, &len);
+    double idle_until = daemon_now_ms() + 3000;
+    while (daemon_now_ms() < idle_until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) continue;
+        if (!m->err && m->len) {
+            fwrite(m->payload, 1, m->len, mem);
+            fputc('\n', mem);
+            idle_until = daemon_now_ms() + 1000;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    fclose(mem);
+    return data;
+}
+

@@ -38,4 +38,8 @@ double daemon_metric(const struct daemon *d, const char *name);
 /* A value of its state database; NULL when absent. The caller frees. */
 char *daemon_state_value(const struct daemon *d, const char *scope, const char *key);
 
+/* Every message of a topic on its embedded backbone, values joined by newlines (the
+ * caller frees); NULL when the backbone cannot be read. */
+char *daemon_topic_contents(const struct daemon *d, const char *topic);
+
 #endif
