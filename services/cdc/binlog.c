@@ -1,5 +1,6 @@
 /* binlog.c -- MariaDB row-based binlog: row values to JSON, table shape, GTID positions. */
 #include "binlog.h"
+#include "sqlvalue.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -30,45 +31,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* Strict UTF-8 as jansson accepts it: no overlong forms, surrogates or code points
- * above U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char b = s[i];
-        size_t n;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xE0) == 0xC0) {
-            n = 1;
-            cp = b & 0x1F;
-        } else if ((b & 0xF0) == 0xE0) {
-            n = 2;
-            cp = b & 0x0F;
-        } else if ((b & 0xF8) == 0xF0) {
-            n = 3;
-            cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
 }
 
 /* ---- reading the table map's metadata --------------------------------------------- */
@@ -353,7 +315,7 @@ static int parse_column_metadata(struct binlog_table *t, const MARIADB_STRING *m
 static int check_name(const unsigned char *s, size_t len, const char *what, uint32_t i, char *err,
                       size_t errlen)
 {
-    if (len == 0 || memchr(s, '\0', len) || !utf8_valid(s, len)) {
+    if (len == 0 || memchr(s, '\0', len) || !sqlvalue_utf8_valid((const char *)s, len)) {
         set_err(err, errlen, "%s %" PRIu32 " is %s", what, i + 1,
                 len == 0 ? "empty" : "not a valid UTF-8 name");
         return -1;
@@ -704,251 +666,6 @@ int binlog_table_set_kind(struct binlog_table *t, const char *column, enum binlo
 
 /* ---- numbers ------------------------------------------------------------------- */
 
-/* [-]digits within int64. */
-static int parse_int64(const char *s, size_t len, int64_t *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    int64_t v = 0;
-    if (len > 0 && s[0] == '-') {
-        neg = 1;
-        i = 1;
-    }
-    if (i == len)
-        return -1;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        int d = s[i] - '0';
-        /* accumulate negatively: INT64_MIN has no positive counterpart */
-        if (v < (INT64_MIN + d) / 10)
-            return -1;
-        v = v * 10 - d;
-    }
-    if (!neg) {
-        if (v == INT64_MIN)
-            return -1;
-        v = -v;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Significant digits of a decimal: value = 0.<digits> * 10^exp. */
-struct decimal {
-    int neg;
-    int has_point;
-    size_t int_digits;
-    size_t ndigits;         /* all significant digits; digits keeps the first 17 */
-    char digits[18];
-    long long exp;
-};
-
-/* Exponents beyond this are outside any double whatever the mantissa. */
-#define EXPONENT_CAP 100000
-
-/* Parses "[-]int[.frac][e[+-]exp]" (exponent only when allow_exp; int may be empty
- * when frac is not: the server writes "-.50"). -1 when s is anything else. Linear in
- * len, no copies. */
-static int parse_decimal(const char *s, size_t len, int allow_exp, struct decimal *d)
-{
-    size_t i = 0, frac_digits = 0, mantissa_end;
-    memset(d, 0, sizeof *d);
-    if (i < len && s[i] == '-') {
-        d->neg = 1;
-        i++;
-    }
-    size_t digits_at = i;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        d->int_digits++;
-    if (i < len && s[i] == '.') {
-        d->has_point = 1;
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-            frac_digits++;
-    }
-    if (d->int_digits + frac_digits == 0)
-        return -1;
-    mantissa_end = i;
-    long long e = 0;
-    if (i < len && allow_exp && (s[i] == 'e' || s[i] == 'E')) {
-        int exp_neg = 0;
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            exp_neg = s[i++] == '-';
-        if (i == len)
-            return -1;
-        for (; i < len; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                return -1;
-            if (e < EXPONENT_CAP)
-                e = e * 10 + (s[i] - '0');
-        }
-        if (exp_neg)
-            e = -e;
-    }
-    if (i != len)
-        return -1;
-
-    /* digit k (over int then frac digits) weighs 10^(int_digits - 1 - k); the first
-     * significant one at weight 10^w gives exp = w + 1 */
-    long long weight = (long long)d->int_digits;
-    int seen = 0;
-    size_t trailing_zeros = 0;
-    for (i = digits_at; i < mantissa_end; i++) {
-        if (s[i] == '.')
-            continue;
-        weight--;
-        if (!seen && s[i] == '0')
-            continue;
-        if (!seen) {
-            seen = 1;
-            d->exp = weight + 1 + e;
-        }
-        if (d->ndigits < sizeof d->digits - 1)
-            d->digits[d->ndigits] = s[i];
-        d->ndigits++;
-        trailing_zeros = s[i] == '0' ? trailing_zeros + 1 : 0;
-    }
-    d->ndigits -= trailing_zeros;
-    if (d->ndigits < sizeof d->digits)
-        d->digits[d->ndigits] = '\0';
-    return 0;
-}
-
-/* Significant digits any decimal keeps through a double and back (DBL_DIG). */
-#define EXACT_DIGITS 15
-
-/* Sets *x to d's value and returns 1 when a double printed with
- * BINLOG_JSON_DUMP_FLAGS (15 significant digits) reads exactly as d; zero included. */
-static int decimal_fits_double(const struct decimal *d, double *x)
-{
-    char buf[64];
-    if (d->ndigits == 0) {
-        *x = 0.0;
-        return 1;
-    }
-    if (d->ndigits > EXACT_DIGITS)
-        return 0;
-    snprintf(buf, sizeof buf, "%s0.%.*se%lld", d->neg ? "-" : "", (int)d->ndigits, d->digits,
-             d->exp);
-    *x = strtod(buf, NULL);
-    if (!isfinite(*x) || *x == 0.0)
-        return 0;
-    /* what jansson prints at 15 digits, reduced to digits and exponent */
-    snprintf(buf, sizeof buf, "%.*e", EXACT_DIGITS - 1, fabs(*x));
-    char digits[EXACT_DIGITS + 1];
-    size_t n = 0;
-    const char *c = buf;
-    for (; *c && *c != 'e'; c++)
-        if (*c != '.')
-            digits[n++] = *c;
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    long e10 = strtol(c + 1, NULL, 10);
-    return n == d->ndigits && memcmp(digits, d->digits, n) == 0 && e10 + 1 == d->exp;
-}
-
-/* DECIMAL text as the connector gives it (decimal2string: "-.50"). */
-static json_t *decimal_to_json(const char *s, size_t len, int *bad)
-{
-    struct decimal d;
-    int64_t iv;
-    double x;
-    *bad = 0;
-    if (parse_decimal(s, len, 0, &d) < 0) {
-        *bad = 1;
-        return NULL;
-    }
-    /* one JSON type per column: DECIMAL(p,0) -> integer, with a scale -> real */
-    if (!d.has_point && parse_int64(s, len, &iv) == 0)
-        return json_integer((json_int_t)iv);
-    if (d.has_point && decimal_fits_double(&d, &x))
-        return json_real(x == 0.0 ? 0.0 : x);
-    if (d.int_digits > 0)
-        return json_stringn(s, len);
-    /* "-.5" -> "-0.5" */
-    char *fixed = malloc(len + 2);
-    if (!fixed)
-        return NULL;
-    size_t sign = (size_t)d.neg;
-    memcpy(fixed, s, sign);
-    fixed[sign] = '0';
-    memcpy(fixed + sign + 1, s + sign, len - sign);
-    json_t *j = json_stringn(fixed, len + 1);
-    free(fixed);
-    return j;
-}
-
-/* Whether jansson reads the JSON number token s exactly and prints it back unchanged
- * at 15 digits. A token that is no number "fits": jansson reports it. */
-static int json_number_fits(const char *s, size_t len)
-{
-    struct decimal d;
-    int64_t iv;
-    double x;
-    if (parse_decimal(s, len, 1, &d) < 0)
-        return 1;
-    if (!d.has_point && !memchr(s, 'e', len) && !memchr(s, 'E', len))
-        return parse_int64(s, len, &iv) == 0;
-    return decimal_fits_double(&d, &x);
-}
-
-/* Parses JSON text; numbers jansson cannot hold exactly (20-digit integers, 1e400,
- * 0.1234567890123456789) become strings of their text instead of failing the row or
- * changing silently. */
-static json_t *json_text_to_json(const char *s, size_t len, json_error_t *jerr)
-{
-    char *fixed = NULL;
-    size_t i = 0, out = 0, done = 0;
-    int in_string = 0;
-    while (i < len) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-            i++;
-            continue;
-        }
-        if (c == '"') {
-            in_string = 1;
-            i++;
-            continue;
-        }
-        if (c != '-' && (c < '0' || c > '9')) {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        while (i < len && s[i] != '\0' && strchr("0123456789+-.eE", s[i]))
-            i++;
-        if (json_number_fits(s + start, i - start))
-            continue;
-        if (!fixed) {
-            /* each quoted token has at least one character: at most triples */
-            if (len > (SIZE_MAX - 1) / 3 || !(fixed = malloc(len * 3 + 1))) {
-                snprintf(jerr->text, sizeof jerr->text, "out of memory");
-                return NULL;
-            }
-        }
-        memcpy(fixed + out, s + done, start - done);
-        out += start - done;
-        fixed[out++] = '"';
-        memcpy(fixed + out, s + start, i - start);
-        out += i - start;
-        fixed[out++] = '"';
-        done = i;
-    }
-    if (!fixed)
-        return json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, jerr);
-    memcpy(fixed + out, s + done, len - done);
-    out += len - done;
-    json_t *j = json_loadb(fixed, out, JSON_DECODE_ANY | JSON_ALLOW_NUL, jerr);
-    free(fixed);
-    return j;
-}
-
 static json_t *uint64_to_json(uint64_t u)
 {
     if (u <= INT64_MAX)
@@ -996,22 +713,12 @@ static json_t *float_to_json(float f)
     return json_real(x);
 }
 
-/* DOUBLE as a real when 15 digits print it back exactly, else its shortest text. */
+/* DOUBLE as a real, as PostgreSQL's float8 and the snapshot's text rows give it: events
+ * print reals at 15 significant digits, so 0.1 + 0.2 reads 0.3 from every source. */
 static json_t *double_to_json(double x)
 {
     json_t *special = float_special(x);
-    if (special)
-        return special;
-    char buf[48];
-    int p;
-    for (p = 1; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    if (p <= EXACT_DIGITS)
-        return json_real(x);
-    return json_string(buf);
+    return special ? special : json_real(x);
 }
 
 /* ---- dates and times --------------------------------------------------------------- */
@@ -1180,15 +887,15 @@ static json_t *string_to_json(const struct binlog_column *c, const char *name,
         break;
     case BINLOG_KIND_JSON: {
         json_error_t jerr;
-        if (!utf8_valid(s, len))
+        if (!sqlvalue_utf8_valid((const char *)s, len))
             VALUE_ERR("column %s: JSON text is not valid UTF-8", name);
-        j = json_text_to_json((const char *)s, len, &jerr);
+        j = sqlvalue_json_load((const char *)s, len, &jerr);
         if (!j)
             VALUE_ERR("column %s: invalid JSON: %s", name, jerr.text);
         return j;
     }
     default:
-        if (!utf8_valid(s, len))
+        if (!sqlvalue_utf8_valid((const char *)s, len))
             VALUE_ERR("column %s: text is not valid UTF-8 (collation %d)", name, c->collation);
         j = json_stringn((const char *)s, len);
         break;
@@ -1203,7 +910,7 @@ static json_t *label_to_json(const struct binlog_column *c, const char *name, ui
 {
     const char *s = c->labels[index];
     size_t len = c->label_lens[index];
-    if (!utf8_valid((const unsigned char *)s, len))
+    if (!sqlvalue_utf8_valid(s, len))
         VALUE_ERR("column %s: label %" PRIu64 " is not valid UTF-8", name, index + 1);
     json_t *j = json_stringn(s, len);
     if (!j)
@@ -1362,16 +1069,14 @@ static json_t *value_to_json(const struct binlog_table *t, uint32_t i, const MAR
         return year_to_json(name, v->val.ull, err, errlen);
     case MYSQL_TYPE_BIT:
         return bit_to_json(c, name, v, err, errlen);
-    case MYSQL_TYPE_NEWDECIMAL: {
-        int bad;
+    case MYSQL_TYPE_NEWDECIMAL:
         if (!v->val.str.str)
             VALUE_ERR("column %s: DECIMAL value without text", name);
-        j = decimal_to_json(v->val.str.str, v->val.str.length, &bad);
-        if (bad)
+        /* decimal2string() text: "-.50" */
+        if (sqlvalue_decimal_json(v->val.str.str, v->val.str.length, &j))
             VALUE_ERR("column %s: DECIMAL text \"%.*s\" is no number", name,
                       (int)(v->val.str.length > 80 ? 80 : v->val.str.length), v->val.str.str);
         break;
-    }
     case MYSQL_TYPE_FLOAT:
         j = float_to_json(v->val.f);
         break;

@@ -140,8 +140,8 @@ int binlog_table_set_kind(struct binlog_table *t, const char *column, enum binlo
  *     with a fraction and at most 15 significant digits -> real; otherwise string
  *     ("-0.50" style, a leading zero added where the server left it out).
  *   FLOAT, DOUBLE -> real (FLOAT by its shortest decimal: 0.1 stays 0.1); NaN and
- *     +-Infinity, and doubles needing over 15 digits -> string ("NaN", "Infinity",
- *     "-Infinity", "0.30000000000000004").
+ *     +-Infinity -> string ("NaN", "Infinity", "-Infinity"); a DOUBLE prints at 15
+ *     significant digits like PostgreSQL's float8 (0.1 + 0.2 -> 0.3).
  *   BIT(n) -> integer (above INT64_MAX: string of digits). YEAR -> integer (0000 -> 0).
  *   CHAR, VARCHAR, TEXT family -> string; invalid UTF-8 is an error naming the column.
  *   BINARY, VARBINARY, BLOB family (charset 63) -> base64 string (RFC 4648, padded).

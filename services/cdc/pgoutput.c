@@ -5,6 +5,7 @@
  * src/backend/replication/logical/proto.c. Everything is big-endian.
  */
 #include "pgoutput.h"
+#include "sqlvalue.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -892,280 +893,12 @@ static const char *kind_name(enum json_kind k)
     }
 }
 
-/* [-]digits, within int64. */
-static int parse_int64(const char *s, size_t len, int64_t *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    int64_t v = 0;
-
-    if (len > 0 && s[0] == '-') {
-        neg = 1;
-        i = 1;
-    }
-    if (i == len)
-        return -1;
-    for (; i < len; i++) {
-        int d;
-
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        d = s[i] - '0';
-        /* Accumulate negatively: INT64_MIN has no positive counterpart. */
-        if (v < (INT64_MIN + d) / 10)
-            return -1;
-        v = v * 10 - d;
-    }
-    if (!neg) {
-        if (v == INT64_MIN)
-            return -1;
-        v = -v;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Significant decimal digits of a value: value = 0.<digits> * 10^exp. */
-struct decimal {
-    int neg;
-    char digits[18];
-    int ndigits;        /* counting stops at 18: already too precise for a double */
-    long long exp;
-};
-
-/* Canonical form of numeric_out text "[-]int[.frac]"; -1 for anything else
- * (NaN, Infinity, exponents). Linear in len, no copies: numeric text can be
- * 100k+ digits long. */
-static int parse_decimal(const char *s, size_t len, struct decimal *d, int *has_point)
-{
-    size_t i = 0, int_digits = 0, frac_digits = 0, last_nonzero = 0;
-    long long first_nonzero_exp = 0;
-    int seen_nonzero = 0;
-    long long pos_exp;   /* exponent of the digit just after the current one */
-
-    memset(d, 0, sizeof(*d));
-    *has_point = 0;
-    if (len > 0 && s[0] == '-') {
-        d->neg = 1;
-        i = 1;
-    }
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        int_digits++;
-    if (i < len && s[i] == '.') {
-        *has_point = 1;
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-            frac_digits++;
-    }
-    if (i != len || int_digits + frac_digits == 0)
-        return -1;
-
-    /* Walk digits: digit k (0-based over int then frac) has weight
-     * 10^(int_digits - 1 - k); as 0.D form, the first significant digit at
-     * weight 10^w gives exp = w + 1. */
-    pos_exp = (long long)int_digits;
-    for (i = d->neg; i < len; i++) {
-        if (s[i] == '.')
-            continue;
-        if (s[i] != '0') {
-            if (!seen_nonzero) {
-                seen_nonzero = 1;
-                first_nonzero_exp = pos_exp;
-            }
-            last_nonzero = i;
-        }
-        pos_exp--;
-    }
-    if (!seen_nonzero)
-        return 0;   /* zero: ndigits 0 */
-    d->exp = first_nonzero_exp;
-    for (i = d->neg; i <= last_nonzero; i++) {
-        if (s[i] == '.' || (d->ndigits == 0 && s[i] == '0'))
-            continue;
-        if (d->ndigits < (int)sizeof(d->digits) - 1)
-            d->digits[d->ndigits] = s[i];
-        d->ndigits++;
-        if (d->ndigits > 17)
-            break;
-    }
-    return 0;
-}
-
-/* Significant digits any decimal keeps through a double and back (DBL_DIG). */
-#define EXACT_DIGITS 15
-
-/* True when the shortest decimal (at most EXACT_DIGITS digits) that reads back
- * as x is exactly d: a reader that parses x into a double sees d's value, and
- * x printed with PGOUTPUT_JSON_DUMP_FLAGS is d's text. Guards the subnormal
- * range, where fewer digits survive. */
-static int double_is_exactly(double x, const struct decimal *d)
-{
-    char buf[40], digits[20];
-    int prec, n = 0;
-    const char *c;
-    long e10;
-
-    for (prec = 1; prec <= EXACT_DIGITS; prec++) {
-        snprintf(buf, sizeof(buf), "%.*e", prec - 1, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    c = buf[0] == '-' ? buf + 1 : buf;
-    for (; *c && *c != 'e'; c++)
-        if (*c != '.')
-            digits[n++] = *c;
-    e10 = strtol(c + 1, NULL, 10);
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    return n == d->ndigits && memcmp(digits, d->digits, (size_t)n) == 0 &&
-           e10 + 1 == d->exp && (buf[0] == '-') == d->neg;
-}
-
-/* Sets *x to d's value and returns 1 when a double holds it exactly at
- * EXACT_DIGITS significant digits (zero included); 0 otherwise. */
-static int decimal_fits_double(const struct decimal *d, double *x)
-{
-    char canon[64];
-
-    if (d->ndigits == 0) {
-        *x = 0.0;
-        return 1;
-    }
-    if (d->ndigits > EXACT_DIGITS)
-        return 0;
-    snprintf(canon, sizeof(canon), "%s0.%.*se%lld", d->neg ? "-" : "", d->ndigits, d->digits,
-             d->exp);
-    *x = strtod(canon, NULL);
-    return isfinite(*x) && *x != 0.0 && double_is_exactly(*x, d);
-}
-
 static json_t *numeric_to_json(const char *s, size_t len)
 {
-    struct decimal d;
-    int has_point;
-    int64_t iv;
-    double x;
-
-    if (parse_decimal(s, len, &d, &has_point))
-        return json_stringn(s, len);    /* NaN, Infinity, -Infinity */
-    /* Keep one JSON type per column: numeric(p,0) -> integer, with scale -> real. */
-    if (!has_point)
-        return parse_int64(s, len, &iv) == 0 ? json_integer((json_int_t)iv) : json_stringn(s, len);
-    if (d.ndigits == 0)
-        return json_real(0.0);
-    if (!decimal_fits_double(&d, &x))
-        return json_stringn(s, len);
-    return json_real(x);
-}
-
-/* ---- json/jsonb ----------------------------------------------------------- */
-
-/* Exponents beyond this are outside any double whatever the mantissa. */
-#define JSON_EXPONENT_CAP 100000
-
-/* Whether jansson reads the JSON number token s exactly and prints it back
- * unchanged at PGOUTPUT_JSON_DUMP_FLAGS: integers within int64, other numbers
- * under the numeric rule (EXACT_DIGITS). A token that is not a JSON number
- * "fits": jansson reports it. */
-static int json_number_fits(const char *s, size_t len)
-{
-    struct decimal d;
-    size_t mantissa = 0, i;
-    int has_point = 0, exp_neg = 0;
-    long long e = 0;
-    int64_t iv;
-    double x;
-
-    while (mantissa < len && s[mantissa] != 'e' && s[mantissa] != 'E')
-        has_point |= s[mantissa++] == '.';
-    if (mantissa == len && !has_point) {
-        if (parse_int64(s, len, &iv) == 0)
-            return 1;
-        /* [-]digits that parse_int64 refused: beyond int64 */
-        i = len > 0 && s[0] == '-';
-        if (i == len)
-            return 1;
-        for (; i < len; i++)
-            if (s[i] < '0' || s[i] > '9')
-                return 1;
-        return 0;
-    }
-    if (parse_decimal(s, mantissa, &d, &has_point))
-        return 1;
-    if (mantissa < len) {
-        i = mantissa + 1;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            exp_neg = s[i++] == '-';
-        if (i == len)
-            return 1;
-        for (; i < len; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                return 1;
-            if (e < JSON_EXPONENT_CAP)
-                e = e * 10 + (s[i] - '0');
-        }
-        d.exp += exp_neg ? -e : e;
-    }
-    return decimal_fits_double(&d, &x);
-}
-
-/* Parses json/jsonb text. Numbers jansson cannot hold exactly (PostgreSQL keeps
- * them as numeric: 20-digit integers, 1e400, 0.1234567890123456789) become
- * strings with their text, as numeric columns do, instead of failing the row
- * ("too big integer") or changing silently. */
-static json_t *json_text_to_json(const char *s, size_t len, json_error_t *err)
-{
-    char *fixed = NULL;
-    size_t i = 0, out = 0, done = 0;
-    int in_string = 0;
     json_t *j;
 
-    while (i < len) {
-        char c = s[i];
-        size_t start;
-
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-            i++;
-            continue;
-        }
-        if (c == '"') {
-            in_string = 1;
-            i++;
-            continue;
-        }
-        if (c != '-' && (c < '0' || c > '9')) {
-            i++;
-            continue;
-        }
-        start = i;
-        while (i < len && s[i] != '\0' && strchr("0123456789+-.eE", s[i]))
-            i++;
-        if (json_number_fits(s + start, i - start))
-            continue;
-        if (!fixed) {
-            /* each quoted token has at least two characters: at most doubles */
-            if (len > (SIZE_MAX - 1) / 2 || !(fixed = malloc(len * 2 + 1))) {
-                snprintf(err->text, sizeof(err->text), "out of memory");
-                return NULL;
-            }
-        }
-        memcpy(fixed + out, s + done, start - done);
-        out += start - done;
-        fixed[out++] = '"';
-        memcpy(fixed + out, s + start, i - start);
-        out += i - start;
-        fixed[out++] = '"';
-        done = i;
-    }
-    if (!fixed)
-        return json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, err);
-    memcpy(fixed + out, s + done, len - done);
-    out += len - done;
-    j = json_loadb(fixed, out, JSON_DECODE_ANY | JSON_ALLOW_NUL, err);
-    free(fixed);
+    if (sqlvalue_decimal_json(s, len, &j))
+        return json_stringn(s, len);    /* NaN, Infinity, -Infinity */
     return j;
 }
 
@@ -1422,7 +1155,7 @@ static json_t *value_to_json(struct pgoutput *p, const struct pgoutput_relation 
     kind = kind_of_type(p, col->type_oid);
     switch (kind) {
     case JK_INTEGER:
-        if (parse_int64(v->data, v->len, &iv) == 0)
+        if (sqlvalue_parse_int64(v->data, v->len, &iv) == 0)
             j = json_integer((json_int_t)iv);
         break;
     case JK_NUMERIC:
@@ -1436,7 +1169,7 @@ static json_t *value_to_json(struct pgoutput *p, const struct pgoutput_relation 
             j = json_boolean(v->data[0] == 't');
         break;
     case JK_JSON:
-        j = json_text_to_json(v->data, v->len, &jerr);
+        j = sqlvalue_json_load(v->data, v->len, &jerr);
         if (!j) {
             set_error(p, "pgoutput: %s.%s column \"%s\" (json): %s", rel->schema, rel->name,
                       col->name, jerr.text);

@@ -1,5 +1,6 @@
 /* schema.c — the shape of a captured table and the verdict on a change of it. */
 #include "schema.h"
+#include "sqlvalue.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -73,45 +74,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
- * jansson refuses anything else, and names end up in JSON. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char b = s[i];
-        size_t n;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xE0) == 0xC0) {
-            n = 1;
-            cp = b & 0x1F;
-        } else if ((b & 0xF0) == 0xE0) {
-            n = 2;
-            cp = b & 0x0F;
-        } else if ((b & 0xF8) == 0xF0) {
-            n = 3;
-            cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 /* what: "column name" or "type"; s need not be NUL-terminated within SCHEMA_NAME_MAX. */
 static int check_name(const char *what, const char *s, char *err, size_t errlen)
 {
@@ -125,7 +87,7 @@ static int check_name(const char *what, const char *s, char *err, size_t errlen)
                 SCHEMA_NAME_MAX - 1);
         return -1;
     }
-    if (!utf8_valid((const unsigned char *)s, len)) {
+    if (!sqlvalue_utf8_valid(s, len)) {
         set_err(err, errlen, "%s is not valid UTF-8", what);
         return -1;
     }

@@ -499,7 +499,7 @@ static void test_floats_print_their_shortest_decimal(void **state)
     ASSERT_ONE(DOUBLE("w"), v_double(0.1), "0.1");
     ASSERT_ONE(DOUBLE("w"), v_double(1e308), "1e308");
     ASSERT_ONE(DOUBLE("w"), v_double(-2.5), "-2.5");
-    ASSERT_ONE(DOUBLE("w"), v_double(0.1 + 0.2), "\"0.30000000000000004\"");
+    ASSERT_ONE(DOUBLE("w"), v_double(0.1 + 0.2), "0.3"); /* 15 digits, as float8 */
     ASSERT_ONE(DOUBLE("w"), v_double(INFINITY), "\"Infinity\"");
     ASSERT_ONE(DOUBLE("w"), v_double(NAN), "\"NaN\"");
 }
