@@ -11,6 +11,7 @@
 #include "mariadb_reader.h"
 
 #include "binlog.h"
+#include "binlog_rows.h"
 #include "shapes.h"
 #include "tracker.h"
 #include "stockmesh/config.h"
@@ -101,6 +102,7 @@ struct table_info {
     int plan_taken;               /* a snapshot worker has it (thread side) */
     /* loop side */
     int snap_state;               /* 0 none, 1 queued, 2 reading, 3 read */
+    int reread;                   /* the snapshot under way was requested */
     int64_t rows_done, rows_total;
     uint64_t chunk_entry;
 };
@@ -126,6 +128,7 @@ struct mariadb_reader {
     int restart;                  /* the loop asks the thread to read again from the confirmed GTID */
     int thread_started;
     int snapshot_needed;          /* the thread reads a snapshot before streaming */
+    int reread_pending;           /* tables to re-read while streaming (`stockmesh snapshot`) */
     char start_gtid[1024];        /* where the stream resumes (confirmed) */
     char snapshot_start[1024];    /* a resumed snapshot streams from here; "" = take it now */
     pthread_t thread;
@@ -304,7 +307,7 @@ static int run(struct mariadb_reader *r, MYSQL *m, const char *sql, char *err, s
 static int check_server(struct mariadb_reader *r, MYSQL *m, char *err, size_t errlen)
 {
     const char *sql = "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, "
-                      "@@binlog_row_metadata, @@version";
+                      "@@binlog_row_metadata, @@version, @@log_bin_compress";
     if (mysql_real_query(m, sql, strlen(sql)) != 0)
         return fail_query(r, m, "cannot read the binlog settings", err, errlen);
     MYSQL_RES *res = mysql_store_result(m);
@@ -325,6 +328,10 @@ static int check_server(struct mariadb_reader *r, MYSQL *m, char *err, size_t er
     } else if (!row[2] || strcasecmp(row[2], "FULL") != 0) {
         snprintf(err, errlen, "the server runs with binlog_row_image=%s; set "
                               "binlog_row_image=FULL", row[2] ? row[2] : "?");
+        rc = -1;
+    } else if (row[5] && strcmp(row[5], "0") != 0) {
+        snprintf(err, errlen, "the server compresses its binlog (log_bin_compress=ON), which "
+                              "stockmesh does not read yet; set log_bin_compress=OFF");
         rc = -1;
     } else if (!row[3] || strcasecmp(row[3], "FULL") != 0) {
         snprintf(err, errlen, "the server runs with binlog_row_metadata=%s; set "
@@ -975,23 +982,35 @@ static int post_row(struct mariadb_reader *r, struct stream *s, int table, char 
     return post(r, it);
 }
 
-static int handle_rows(struct mariadb_reader *r, MARIADB_RPL *rpl, struct stream *s,
-                       MARIADB_RPL_EVENT *ev, char *err, size_t errlen)
+/* Decodes a rows event ourselves (binlog_rows.c): Connector/C 3.3's
+ * mariadb_rpl_extract_rows() fails on CHAR, ENUM and SET values, on tables of integers
+ * and dates only and on some DECIMALs, and reports no row count to notice it by. */
+static int handle_rows(struct mariadb_reader *r, struct stream *s, MARIADB_RPL_EVENT *ev,
+                       char *err, size_t errlen)
 {
     struct table_map *map = NULL;
     for (size_t i = 0; i < s->nmaps; i++)
         if (s->maps[i].table_id == ev->event.rows.table_id) map = &s->maps[i];
     if (!map || map->table < 0) return 0; /* not a mapped table */
-    MARIADB_RPL_ROW *rows = mariadb_rpl_extract_rows(rpl, map->event, ev);
-    if (!rows && ev->event.rows.row_count) {
-        snprintf(err, errlen, "cannot decode rows of %s", r->tables[map->table].label);
+    const char *label = r->tables[map->table].label;
+    struct binlog_rows decoded;
+    char why[300];
+    if (binlog_rows_init(&decoded, &map->decoder, &ev->event.rows, why, sizeof why) != 0) {
+        snprintf(err, errlen, "cannot decode rows of %s: %s", label, why);
+        return -1;
+    }
+    if (decoded.nabsent) {
+        /* a session wrote partial rows: stopping is loud, a row with holes would be silent */
+        snprintf(err, errlen, "rows of %s lack %u columns: a session wrote them with "
+                              "binlog_row_image=MINIMAL or NOBLOB; stockmesh needs FULL",
+                 label, decoded.nabsent);
+        binlog_rows_release(&decoded);
         return -1;
     }
     enum mariadb_row_event_type type = ev->event.rows.type;
     const char *const *keys = (const char *const *)r->tables[map->table].key_columns;
-    const char *label = r->tables[map->table].label;
-    for (MARIADB_RPL_ROW *row = rows; row; row = row->next) {
-        char why[300];
+    int rc = 0;
+    for (MARIADB_RPL_ROW *row = decoded.first; row && rc == 0; row = row->next) {
         json_t *before = NULL, *after = NULL;
         MARIADB_RPL_ROW *image = row;
         if (type == UPDATE_ROWS) {
@@ -1001,7 +1020,8 @@ static int handle_rows(struct mariadb_reader *r, MARIADB_RPL *rpl, struct stream
                 json_decref(before);
                 snprintf(err, errlen, "cannot decode an update of %s: %s", label,
                          before ? "no after image" : why);
-                return -1;
+                rc = -1;
+                break;
             }
         }
         json_t *values = binlog_row_to_json(&map->decoder, image, why, sizeof why);
@@ -1011,16 +1031,18 @@ static int handle_rows(struct mariadb_reader *r, MARIADB_RPL *rpl, struct stream
             json_decref(before);
             json_decref(values);
             snprintf(err, errlen, "cannot decode a row of %s: %s", label, why);
-            return -1;
+            rc = -1;
+            break;
         }
         if (type == DELETE_ROWS)
             before = values;
         else
             after = values;
         char op = type == WRITE_ROWS ? 'c' : type == UPDATE_ROWS ? 'u' : 'd';
-        if (post_row(r, s, map->table, op, before, after, key) != 0) return -1;
+        rc = post_row(r, s, map->table, op, before, after, key);
     }
-    return 0;
+    binlog_rows_release(&decoded);
+    return rc;
 }
 
 static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, char *err,
@@ -1062,7 +1084,22 @@ static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, ch
     }
     post_state(r, MY_STREAMING);
     int rc = 0;
+    struct worker rereads[16];
+    size_t nrereads = 0;
     while (!session_over(r)) {
+        /* `stockmesh snapshot`: a table read again in a consistent snapshot of its own
+           while the binlog goes on; its rows carry that snapshot's position */
+        pthread_mutex_lock(&r->lock);
+        int reread = r->reread_pending;
+        r->reread_pending = 0;
+        pthread_mutex_unlock(&r->lock);
+        if (reread && nrereads < 16) {
+            memset(&rereads[nrereads], 0, sizeof rereads[nrereads]);
+            rereads[nrereads].r = r;
+            if (pthread_create(&rereads[nrereads].thread, NULL, snapshot_worker,
+                               &rereads[nrereads]) == 0)
+                nrereads++;
+        }
         MARIADB_RPL_EVENT *ev = mariadb_rpl_fetch(rpl, NULL);
         if (!ev) {
             rc = fail_query(r, m, "the binlog stream ended", err, errlen);
@@ -1089,7 +1126,7 @@ static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, ch
         case WRITE_ROWS_EVENT:
         case UPDATE_ROWS_EVENT:
         case DELETE_ROWS_EVENT:
-            rc = handle_rows(r, rpl, &s, ev, err, errlen);
+            rc = handle_rows(r, &s, ev, err, errlen);
             break;
         case XID_EVENT:
         case QUERY_EVENT: {
@@ -1123,6 +1160,18 @@ static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, ch
         if (rc != 0) {
             if (!err[0]) snprintf(err, errlen, "stopping");
             break;
+        }
+    }
+    if (nrereads) { /* the session ends: so do its re-reads (the next one resumes them) */
+        pthread_mutex_lock(&r->lock);
+        r->restart = 1;
+        pthread_mutex_unlock(&r->lock);
+    }
+    for (size_t i = 0; i < nrereads; i++) {
+        pthread_join(rereads[i].thread, NULL);
+        if (rereads[i].failed && rc == 0) {
+            snprintf(err, errlen, "%s", rereads[i].err);
+            rc = -1;
         }
     }
     stream_release(&s);
@@ -1191,7 +1240,8 @@ static void write_status(struct mariadb_reader *r)
         const struct table_info *t = &r->tables[i];
         json_t *snap = t->snap_state == 0
                            ? json_null()
-                           : json_pack("{s:s, s:I, s:I}", "kind", "initial", "rows_done",
+                           : json_pack("{s:s, s:I, s:I}", "kind",
+                                       t->reread ? "requested" : "initial", "rows_done",
                                        (json_int_t)t->rows_done, "rows_total",
                                        (json_int_t)t->rows_total);
         json_array_append_new(tables, json_pack("{s:s, s:s, s:s, s:o, s:s?}", "schema",
@@ -1266,19 +1316,87 @@ static void plan_snapshot(struct mariadb_reader *r, int fresh)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void chunk_confirmed(struct mariadb_reader *r, const struct tracker_entry *e)
+static void progress_save(struct mariadb_reader *r, const struct table_info *t, int requested,
+                          const json_t *after, int done, int64_t rows)
 {
-    struct table_info *t = &r->tables[e->chunk_table];
     char key[320];
     progress_key(t, key, sizeof key);
-    json_t *doc = json_pack("{s:O?, s:b, s:I}", "after", e->chunk_after, "done", e->chunk_last,
-                            "rows", (json_int_t)e->chunk_rows);
+    json_t *doc = json_pack("{s:s, s:O?, s:b, s:I}", "kind", requested ? "requested" : "initial",
+                            "after", after, "done", done, "rows", (json_int_t)rows);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     if (!text || store_set(r->rt->store, r->scope, key, text) != 0)
         log_error("cdc.mariadb", "%s: cannot record snapshot progress of %s", r->src->name,
                   t->label);
     free(text);
     json_decref(doc);
+}
+
+static void chunk_confirmed(struct mariadb_reader *r, const struct tracker_entry *e)
+{
+    struct table_info *t = &r->tables[e->chunk_table];
+    if (e->chunk_kind && e->chunk_last) { /* a requested re-read is complete */
+        char key[320];
+        progress_key(t, key, sizeof key);
+        store_delete(r->rt->store, r->scope, key);
+        t->reread = 0;
+        t->snap_state = 0;
+        log_info("cdc.mariadb", "%s: snapshot of %s applied (%" PRId64 " rows)", r->src->name,
+                 t->label, e->chunk_rows);
+        write_status(r);
+        return;
+    }
+    progress_save(r, t, e->chunk_kind, e->chunk_after, e->chunk_last, e->chunk_rows);
+}
+
+/* Plans a table to be read again while streaming, from after (NULL: the start). */
+static void plan_reread(struct mariadb_reader *r, struct table_info *t, json_t *after,
+                        int64_t rows)
+{
+    pthread_mutex_lock(&r->lock);
+    json_decref(t->plan_after);
+    t->plan_after = after ? json_deep_copy(after) : NULL;
+    t->plan_rows = rows;
+    t->plan_done = 0;
+    t->plan_taken = 0;
+    r->reread_pending = 1;
+    pthread_mutex_unlock(&r->lock);
+    t->reread = 1;
+    t->snap_state = 1;
+    t->rows_done = rows;
+}
+
+/* `stockmesh snapshot <source> <table>` leaves a request in the state database. */
+static void poll_requests(struct mariadb_reader *r)
+{
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct table_info *t = &r->tables[i];
+        char key[320], value[64];
+        snprintf(key, sizeof key, "snapshot.request.%s", t->label);
+        if (store_get(r->rt->store, r->scope, key, value, sizeof value) != 0) continue;
+        store_delete(r->rt->store, r->scope, key);
+        if (t->reread) {
+            log_info("cdc.mariadb", "%s: a snapshot of %s is already under way", r->src->name,
+                     t->label);
+            continue;
+        }
+        if (t->parked) {
+            /* the operator fixed the mapping or the table: the next table map sets the
+               shape afresh, and the re-read replaces what the parked changes missed */
+            t->parked = 0;
+            t->parked_reason[0] = 0;
+            shapes_park(r->rt->store, r->scope, t->label, NULL);
+            char shape_key[320];
+            snprintf(shape_key, sizeof shape_key, "schema.%s", t->label);
+            store_delete(r->rt->store, r->scope, shape_key);
+            metrics_add(r->m_parked, -1);
+            log_info("cdc.mariadb", "%s: %s un-parked; re-reading it", r->src->name, t->label);
+        } else {
+            log_info("cdc.mariadb", "%s: snapshot of %s requested", r->src->name, t->label);
+        }
+        progress_save(r, t, 1, NULL, 0, 0);
+        plan_reread(r, t, NULL, 0);
+        write_status(r);
+    }
 }
 
 static void snapshot_finished(struct mariadb_reader *r)
@@ -1516,6 +1634,7 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         it->after_key = NULL;
         e->chunk_rows = it->rows;
         e->chunk_last = it->last;
+        e->chunk_kind = t->reread;
         if (it->rows > t->rows_total) t->rows_total = it->rows;
         if (it->last) {
             t->snap_state = 3;
@@ -1594,7 +1713,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         r->draining_paused = 0;
         event_active(r->wake_ev, EV_READ, 0);
     }
-    if (++r->ticks % 20 == 0) write_status(r);
+    if (++r->ticks % 20 == 0) {
+        if (r->state == MY_STREAMING && !r->snapshot_needed) poll_requests(r);
+        write_status(r);
+    }
 }
 
 static void start_thread(struct mariadb_reader *r)
@@ -1630,6 +1752,22 @@ static void marker_reply(void *arg, redisReply *reply)
         snprintf(r->confirmed_gtid, sizeof r->confirmed_gtid, "%s", gtid);
         snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", local);
         log_info("cdc.mariadb", "%s: resuming the binlog at GTID %s", r->src->name, gtid);
+        /* re-reads that a crash interrupted go on after their last confirmed chunk */
+        for (size_t i = 0; i < r->ntables; i++) {
+            struct table_info *t = &r->tables[i];
+            char key[320], text[8192];
+            progress_key(t, key, sizeof key);
+            if (store_get(r->rt->store, r->scope, key, text, sizeof text) != 0) continue;
+            json_t *doc = json_loads(text, 0, NULL);
+            const char *kind = json_string_value(json_object_get(doc, "kind"));
+            if (kind && strcmp(kind, "requested") == 0 &&
+                !json_is_true(json_object_get(doc, "done"))) {
+                json_t *after = json_object_get(doc, "after");
+                plan_reread(r, t, json_is_array(after) ? after : NULL,
+                            json_integer_value(json_object_get(doc, "rows")));
+            }
+            json_decref(doc);
+        }
     } else if (resumable) {
         snprintf(r->snapshot_token, sizeof r->snapshot_token, "%s", pending);
         plan_snapshot(r, 0);

@@ -420,6 +420,15 @@ static int parked_seen(void)
     return metric("stockmesh_cdc_tables_parked") == 1;
 }
 
+static int reread_done(void)
+{
+    char *v = state_value("status");
+    int ok = v && !strstr(v, "\"parked\"") && !strstr(v, "\"queued\"") &&
+             !strstr(v, "\"state\":\"snapshot\"") && !strstr(v, "\"kind\":\"requested\"");
+    free(v);
+    return ok && metric("stockmesh_cdc_tables_parked") == 0;
+}
+
 /* The shape comes with every table map: an added column is propagated; a mapped column
  * renamed parks the table, and its changes wait instead of being mis-mapped. */
 static void test_schema_changes(void **state)
@@ -436,6 +445,16 @@ static void test_schema_changes(void **state)
                      0);
     wait_for("a compatible schema change", 60, compatible_seen);
     assert_converges("after a compatible schema change", 60);
+    /* a restart after the DDL decodes the new shape from the table maps alone */
+    stop_daemon(SIGTERM);
+    assert_int_equal(servers_mariadb_exec(&W.db, "pos",
+                                          "UPDATE stock_levels SET on_hand = on_hand + 2, bin = "
+                                          "'B2' WHERE sku = 'SKU-000003' AND location_code = 'L03'",
+                                          err, sizeof err),
+                     0);
+    start_daemon();
+    wait_for("streaming after the restart", 60, is_streaming);
+    assert_converges("after a restart following the DDL", 60);
     assert_int_equal(servers_mariadb_exec(&W.db, "pos",
                                           "ALTER TABLE stock_levels CHANGE committed reserved INT "
                                           "NOT NULL DEFAULT 0;"
@@ -454,6 +473,22 @@ static void test_schema_changes(void **state)
     assert_non_null(v);
     assert_true(strncmp(v, "7777|", 5) != 0); /* parked: the change waits */
     free(v);
+
+    /* fixed at the source; `stockmesh snapshot` re-reads the table while writes go on */
+    assert_int_equal(servers_mariadb_exec(&W.db, "pos",
+                                          "ALTER TABLE stock_levels CHANGE reserved committed INT "
+                                          "NOT NULL DEFAULT 0",
+                                          err, sizeof err),
+                     0);
+    writer_start(10);
+    const char *cli = getenv("STOCKMESH");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s -c %s snapshot erp pos.stock_levels >/dev/null 2>&1",
+             cli ? cli : "build/asan/stockmesh", D.config_path);
+    assert_int_equal(system(cmd), 0);
+    wait_for("the table re-read and un-parked", 300, reread_done);
+    writer_stop();
+    assert_converges("after the parked table was fixed and re-read", 120);
 }
 
 int main(void)

@@ -33,14 +33,15 @@ static const char *const COLUMNS =
     "c_big BIGINT, c_big_u BIGINT UNSIGNED, c_dec DECIMAL(12,2), c_dec_wide DECIMAL(30,10), "
     "c_float FLOAT, c_double DOUBLE, c_varchar VARCHAR(64), c_text TEXT, c_date DATE, "
     "c_datetime DATETIME(3), c_ts TIMESTAMP(6) NULL DEFAULT NULL, c_time TIME(2), c_year YEAR, "
-    "c_bit BIT(8), c_bin VARBINARY(8), c_null_int INT, c_json JSON, c_double_long DOUBLE, sku VARCHAR(32), loc VARCHAR(8), "
+    "c_bit BIT(8), c_bin VARBINARY(8), c_null_int INT, c_json JSON, c_double_long DOUBLE, c_char CHAR(4), c_enum ENUM('a','b','c'), "
+    "c_set SET('x','y','z'), sku VARCHAR(32), loc VARCHAR(8), "
     "qty INT)";
 
 static const char *const VALUES =
     "-5, 65535, -2147483648, 9223372036854775807, 18446744073709551615, 19.99, "
     "12345678901234567890.1234567890, 0.5, 2.25, 'h\xc3\xa9llo', 'plain text', '2026-11-24', "
     "'2026-11-24 10:00:00.123', '2026-11-24 10:00:00.654321', '-01:02:03.45', 2026, b'10100101', "
-    "0x0102, NULL, '{\"a\": 1, \"b\": [true, \"x\"]}', 0.1 + 0.2, 'SKU-1', 'L01', 7";
+    "0x0102, NULL, '{\"a\": 1, \"b\": [true, \"x\"]}', 0.1 + 0.2, 'L01', 'b', 'x,z', 'SKU-1', 'L01', 7";
 
 /* What every row's "after" holds besides its id. */
 static const char *const EXPECTED =
@@ -51,7 +52,8 @@ static const char *const EXPECTED =
     "\"c_datetime\": \"2026-11-24T10:00:00.123\", \"c_ts\": \"2026-11-24T10:00:00.654321Z\", "
     "\"c_time\": \"-01:02:03.45\", \"c_year\": 2026, \"c_bit\": 165, \"c_bin\": \"AQI=\", "
     "\"c_null_int\": null, \"c_json\": {\"a\": 1, \"b\": [true, \"x\"]}, "
-    "\"c_double_long\": 0.3, \"sku\": \"SKU-1\", \"loc\": \"L01\", \"qty\": 7}";
+    "\"c_double_long\": 0.3, \"c_char\": \"L01\", \"c_enum\": \"b\", "
+    "\"c_set\": [\"x\", \"z\"], \"sku\": \"SKU-1\", \"loc\": \"L01\", \"qty\": 7}";
 
 static void insert_row(int id)
 {
