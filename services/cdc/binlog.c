@@ -217,7 +217,8 @@ static int parse_column_metadata(struct binlog_table *t, const MARIADB_STRING *m
                     r.len);
             return -1;
         }
-        const unsigned char *m = r.p + r.pos;
+        /* no metadata at all (integers, dates) may come as a NULL block: no offset then */
+        const unsigned char *m = size ? r.p + r.pos : NULL;
         r.pos += (size_t)size;
         c->type = c->binlog_type;
         switch (c->binlog_type) {

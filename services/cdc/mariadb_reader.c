@@ -126,6 +126,7 @@ struct mariadb_reader {
     size_t queued;
     int stopping;
     int restart;                  /* the loop asks the thread to read again from the confirmed GTID */
+    int stream_fd;                /* the binlog connection's socket while streaming, else -1 */
     int thread_started;
     int snapshot_needed;          /* the thread reads a snapshot before streaming */
     int reread_pending;           /* tables to re-read while streaming (`stockmesh snapshot`) */
@@ -340,7 +341,25 @@ static int check_server(struct mariadb_reader *r, MYSQL *m, char *err, size_t er
         rc = -1;
     }
     mysql_free_result(res);
-    return rc;
+    if (rc != 0) return rc;
+    /* the binlog dump needs REPLICATION SLAVE: say so now, not after a whole snapshot */
+    sql = "SHOW GRANTS FOR CURRENT_USER()";
+    if (mysql_real_query(m, sql, strlen(sql)) != 0)
+        return fail_query(r, m, "cannot read the source user's grants", err, errlen);
+    res = mysql_store_result(m);
+    int can_replicate = 0;
+    while (res && (row = mysql_fetch_row(res)))
+        can_replicate |= row[0] && (strstr(row[0], "REPLICATION SLAVE") ||
+                                    strstr(row[0], "REPLICATION REPLICA") ||
+                                    strstr(row[0], "ALL PRIVILEGES"));
+    mysql_free_result(res);
+    if (!can_replicate) {
+        snprintf(err, errlen, "the source's user %s may not read the binlog (grant it: GRANT "
+                              "SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '%s'@'%%')",
+                 r->user, r->user);
+        return -1;
+    }
+    return 0;
 }
 
 static void free_list(char ***list)
@@ -1082,6 +1101,11 @@ static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, ch
         mariadb_rpl_close(rpl);
         return -1;
     }
+    pthread_mutex_lock(&r->lock);
+    r->stream_fd = (int)mysql_get_socket(m);
+    int stop_now = r->stopping;
+    pthread_mutex_unlock(&r->lock);
+    if (stop_now) shutdown(r->stream_fd, SHUT_RDWR); /* stopped while opening */
     post_state(r, MY_STREAMING);
     int rc = 0;
     struct worker rereads[16];
@@ -1174,6 +1198,9 @@ static int stream(struct mariadb_reader *r, MYSQL *m, const char *start_gtid, ch
             rc = -1;
         }
     }
+    pthread_mutex_lock(&r->lock);
+    r->stream_fd = -1;
+    pthread_mutex_unlock(&r->lock);
     stream_release(&s);
     mariadb_rpl_close(rpl);
     return rc;
@@ -1733,6 +1760,7 @@ static void start_thread(struct mariadb_reader *r)
 static void marker_reply(void *arg, redisReply *reply)
 {
     struct mariadb_reader *r = arg;
+    if (r->stopping) return;
     if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
         struct timeval tv = {1, 0};
         evtimer_add(r->start, &tv);
@@ -1857,6 +1885,7 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
     r->rt = rt;
     r->src = src;
     r->wake[0] = r->wake[1] = -1;
+    r->stream_fd = -1;
     r->state_since_ms = now_ms();
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->space, NULL);
@@ -1984,6 +2013,8 @@ void mariadb_reader_free(struct mariadb_reader *r)
     pthread_mutex_lock(&r->lock);
     r->stopping = 1;
     pthread_cond_broadcast(&r->space);
+    /* a fetch blocked on the binlog returns at once instead of at the next heartbeat */
+    if (r->stream_fd >= 0) shutdown(r->stream_fd, SHUT_RDWR);
     pthread_mutex_unlock(&r->lock);
     if (r->thread_started) pthread_join(r->thread, NULL);
     if (r->tracker) {
@@ -1995,13 +2026,18 @@ void mariadb_reader_free(struct mariadb_reader *r)
         r->head = it->next;
         item_free(it);
     }
+    /* Redis first: freeing it answers the questions in flight (with no reply), and the
+       tracker asked some of them; it must not hear of the disconnect once gone */
+    if (r->redis) {
+        redis_on_state(r->redis, NULL, NULL);
+        redis_free(r->redis);
+    }
+    tracker_free(r->tracker, 2000);
     if (r->wake_ev) event_free(r->wake_ev);
     if (r->tick) event_free(r->tick);
     if (r->start) event_free(r->start);
     if (r->wake[0] >= 0) close(r->wake[0]);
     if (r->wake[1] >= 0) close(r->wake[1]);
-    tracker_free(r->tracker, 2000);
-    if (r->redis) redis_free(r->redis);
     for (size_t i = 0; i < r->ntables && r->tables; i++) {
         free_keys(&r->tables[i]);
         free(r->tables[i].last_shape);

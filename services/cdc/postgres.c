@@ -1340,7 +1340,7 @@ static void snapshot_fresh(struct pg_reader *r)
 
 static void wm_emit(struct pg_reader *r, uint64_t lsn)
 {
-    qsort(r->seen, r->nseen, sizeof *r->seen, key_cmp);
+    if (r->nseen) qsort(r->seen, r->nseen, sizeof *r->seen, key_cmp);
     int nrows = PQntuples(r->wm_rows);
     int64_t emitted = 0;
     struct tracker_entry *e = nrows ? emit_rows(r, r->wm_table, r->wm_rows, lsn, event_now_us(), r->seen,
@@ -2214,10 +2214,15 @@ void pg_reader_free(struct pg_reader *r)
         write_status(r);
     }
     close_connections(r);
+    /* Redis first: freeing it answers the questions in flight (with no reply), and the
+       tracker asked some of them; it must not hear of the disconnect once gone */
+    if (r->redis) {
+        redis_on_state(r->redis, NULL, NULL);
+        redis_free(r->redis);
+    }
+    tracker_free(r->tracker, 2000);
     if (r->tick) event_free(r->tick);
     if (r->reconnect) event_free(r->reconnect);
-    tracker_free(r->tracker, 2000);
-    if (r->redis) redis_free(r->redis);
     pgoutput_free(r->decoder);
     for (size_t i = 0; i < r->ntables && r->tables; i++) {
         struct table_info *t = &r->tables[i];

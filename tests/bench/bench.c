@@ -11,16 +11,20 @@
  * Per rate: latency percentiles, per-stage latency from /metrics histogram deltas, CPU
  * per 1k changes, RSS. Then the highest rate with p99 under the limit, and baselines
  * run in the same session: pg_recvlogical vs stockmesh's reader on the same WAL,
- * redis-benchmark calling the merge function vs merge, and a Kafka round trip on the
- * same embedded backbone. Writes bench/results/bench-<time>.json, latest.json, a
- * gnuplot PNG, and prints a one-screen summary. Every server it started is stopped by
+ * redis-benchmark calling the merge function vs merge, a Kafka round trip on the
+ * same embedded backbone, and the MariaDB binlog reader's decode rate and commit → event
+ * latency (tests/bench/mariadb_baseline.c, once the PostgreSQL servers are stopped).
+ * Writes bench/results/bench-<time>.json, latest.json, a gnuplot PNG, and prints a
+ * one-screen summary. Every server it started is stopped by
  * PID, on failure too (and by the parent-death signal if it is killed).
  *
  * Settings (environment; the first eight also as flags, see --help; more in bench/README.md):
  *   BENCH_SKUS 5000, BENCH_LOCATIONS 20, BENCH_SOURCES 1, BENCH_RATES "1000 5000 20000",
  *   BENCH_SECONDS 20, BENCH_CONNECTIONS 4, BENCH_SEARCH_STEPS 4, BENCH_P99_LIMIT_MS 1000,
- *   BENCH_BASELINE_UPDATES 200000, BENCH_OUT bench/results, STOCKMESHD build/stockmeshd.
+ *   BENCH_BASELINE_UPDATES 200000, BENCH_OUT bench/results, STOCKMESHD build/stockmeshd,
+ *   BENCH_MARIADB_UPDATES 100000, BENCH_MARIADB_RATE 1000, BENCH_MARIADB_SECONDS 10.
  */
+#include "mariadb_baseline.h"
 #include "receiver.h"
 #include "servers.h"
 #include "stockmesh/store.h"
@@ -76,6 +80,8 @@ struct options {
     int redis_pipeline;           /* merge's redis.pipeline (and redis-benchmark's -P) */
     int window;                   /* backbone.window of the measured stockmeshd */
     int partitions;               /* backbone.partitions of the measured stockmeshd */
+    long mariadb_updates;         /* the MariaDB baseline's backlog (0: no decode rate) */
+    int mariadb_rate, mariadb_seconds; /* its latency run (seconds 0: none) */
     const char *out_dir, *stockmeshd, *rtt_bin;
 };
 
@@ -185,6 +191,8 @@ struct baselines {
     int kafka_ok;
     double kafka_rate, kafka_p50, kafka_p95, kafka_p99, kafka_max;
     char kafka_note[256];
+    /* MariaDB binlog reader */
+    struct mariadb_baseline mariadb;
 };
 
 /* ------------------------------------------------------------------ the world */
@@ -325,7 +333,8 @@ static void usage(FILE *to)
             "  BENCH_SYNCHRONOUS_COMMIT (0), BENCH_INITIAL (stream | snapshot),\n"
             "  BENCH_REDIS_PIPELINE (1000), BENCH_WINDOW (20000), BENCH_PARTITIONS (4),\n"
             "  BENCH_DRAIN_SECONDS (60), BENCH_REDIS_REQUESTS (200000), BENCH_KAFKA_RATE (5000),\n"
-            "  BENCH_KAFKA_SECONDS (5), BENCH_RECEIVER_LOG (file), BENCH_OUT (bench/results),\n"
+            "  BENCH_KAFKA_SECONDS (5), BENCH_MARIADB_UPDATES (100000), BENCH_MARIADB_RATE\n"
+            "  (1000), BENCH_MARIADB_SECONDS (10), BENCH_RECEIVER_LOG (file), BENCH_OUT (bench/results),\n"
             "  STOCKMESHD (build/stockmeshd), BACKBONE_RTT (build/bench/backbone_rtt).\n");
 }
 
@@ -350,6 +359,9 @@ static void options_load(struct options *o, int argc, char **argv)
     o->redis_pipeline = env_int("BENCH_REDIS_PIPELINE", 1000, 1, 100000);
     o->window = env_int("BENCH_WINDOW", 20000, 1, 10000000);
     o->partitions = env_int("BENCH_PARTITIONS", 4, 1, 1024);
+    o->mariadb_updates = env_int("BENCH_MARIADB_UPDATES", 100000, 0, 10000000);
+    o->mariadb_rate = env_int("BENCH_MARIADB_RATE", 1000, 1, 20000);
+    o->mariadb_seconds = env_int("BENCH_MARIADB_SECONDS", 10, 0, 600);
     const char *initial = getenv("BENCH_INITIAL");
     o->initial_snapshot = initial && strcmp(initial, "snapshot") == 0;
     if (initial && *initial && !o->initial_snapshot && strcmp(initial, "stream") != 0) {
@@ -2313,6 +2325,8 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
                         num(b->drain_samples ? b->drain_in_flight / b->drain_samples : NAN));
     json_object_set_new(merge, "mean_read_not_merged",
                         num(b->drain_samples ? b->drain_backlog / b->drain_samples : NAN));
+    json_object_set_new(json_object_get(root, "baselines"), "mariadb",
+                        mariadb_baseline_json(&b->mariadb));
     snprintf(json_path, json_len, "%s/bench-%s.json", o->out_dir, W.stamp);
     if (json_dump_file(root, json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
         json_decref(root);
@@ -2532,6 +2546,7 @@ static void print_summary(const char *json_path, const char *png_path)
                near->rate, ratio(near->stage[STAGE_MERGE].p50, b->kafka_p50));
     else
         printf("  backbone %s\n", b->kafka_note[0] ? b->kafka_note : "not measured");
+    mariadb_baseline_print(&b->mariadb, stdout);
     double worst_other = 0;
     for (size_t i = 0; i < W.nsteps; i++) {
         const struct cpu *c = &W.steps[i].cpu_load;
@@ -2541,6 +2556,8 @@ static void print_summary(const char *json_path, const char *png_path)
     }
     if (b->reader_other > worst_other) worst_other = b->reader_other;
     if (b->recvlogical_other > worst_other) worst_other = b->recvlogical_other;
+    if (b->mariadb.decode_ok && b->mariadb.other_pct > worst_other)
+        worst_other = b->mariadb.other_pct;
     if (worst_other > 20)
         printf("\nWARNING: other processes on this machine used up to %.0f%% of a core during the "
                "measurements (column oth): these numbers understate what stockmesh does alone.\n",
@@ -2617,6 +2634,17 @@ int main(int argc, char **argv)
 out:
     if (failed && W.log_path[0]) tail_log(W.log_path, 20);
     cleanup();
+    /* with PostgreSQL, Redis and stockmeshd stopped: the cores are its own */
+    if (!failed && !interrupted) {
+        struct mariadb_baseline_options mo = {
+            .stockmeshd = W.o.stockmeshd, .work_dir = W.dir, .updates = W.o.mariadb_updates,
+            .rate = W.o.mariadb_rate, .seconds = W.o.mariadb_seconds, .interrupted = &interrupted};
+        say("baseline: MariaDB binlog reader (own MariaDB, Redis and cdc-only stockmeshd) ...");
+        mariadb_baseline_run(&W.base.mariadb, &mo);
+    } else {
+        snprintf(W.base.mariadb.note, sizeof W.base.mariadb.note,
+                 "not run: the bench failed or was interrupted before it");
+    }
     if (interrupted) {
         if (W.dir[0] && !failed) {
             char cmd[600];

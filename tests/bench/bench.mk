@@ -4,12 +4,16 @@
 #
 #   BENCH_SKUS=5000 BENCH_LOCATIONS=20 BENCH_SOURCES=1 BENCH_RATES="1000 5000 20000" \
 #   BENCH_SECONDS=20 make bench
+#
+# Its MariaDB baseline (tests/bench/mariadb_baseline.c, same run): BENCH_MARIADB_UPDATES=100000
+# BENCH_MARIADB_RATE=1000 BENCH_MARIADB_SECONDS=10.
 
 BENCH_BINS := $(BUILD)/bench/bench $(BUILD)/bench/backbone_rtt
 
 .PHONY: bench bench-build
 
-$(BUILD)/bench/bench: $(BUILD)/obj/tests/bench/bench.o $(BUILD)/libtestlib.a $(BUILD)/libstockmesh.a
+$(BUILD)/bench/bench: $(BUILD)/obj/tests/bench/bench.o $(BUILD)/obj/tests/bench/mariadb_baseline.o \
+                      $(BUILD)/libtestlib.a $(BUILD)/libstockmesh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(RELEASE_FLAGS) $^ $(PKG_LIBS) -o $@
 

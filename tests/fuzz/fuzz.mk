@@ -13,7 +13,9 @@
 #   fuzz_pgoutput  the pgoutput (logical replication) decoder    corpus/pgoutput
 #   fuzz_event     event_decode() + merge's mapping_facts()      corpus/event
 #   fuzz_http      the console's HTTP server (http.c on evhttp)  corpus/http
-# There is no binlog (MariaDB) row parser yet: add its target with it.
+#   fuzz_binlog    the MariaDB binlog decoders: TABLE_MAP        corpus/binlog
+#                  metadata (binlog.c), rows events (binlog_rows.c), rows to JSON,
+#                  table shapes and GTID positions
 #
 # Everything is compiled here with clang and libFuzzer's sanitizers, product sources
 # included: the gcc-built libstockmesh.a is never linked (two sanitizer runtimes do not
@@ -25,7 +27,7 @@ FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SANITIZE      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS        := -g -O1 -fno-omit-frame-pointer $(FUZZ_SANITIZE)
-FUZZ_TARGETS       ?= fuzz_config fuzz_pgoutput fuzz_event fuzz_http
+FUZZ_TARGETS       ?= fuzz_config fuzz_pgoutput fuzz_event fuzz_http fuzz_binlog
 FUZZ_BINS          := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 # What `make test` hands tests/run-tests.sh (it finds the binaries in build/fuzz/).
 FUZZ_SMOKE         := tests/fuzz/run-fuzz-smoke.sh
@@ -36,6 +38,8 @@ FUZZ_SRC_fuzz_pgoutput := services/cdc/pgoutput.c services/cdc/sqlvalue.c
 FUZZ_SRC_fuzz_event    := appliance/src/event.c appliance/src/config.c appliance/src/log.c \
                           services/merge/mapping.c
 FUZZ_SRC_fuzz_http     := appliance/src/http.c appliance/src/metrics.c appliance/src/log.c
+FUZZ_SRC_fuzz_binlog   := services/cdc/binlog.c services/cdc/binlog_rows.c services/cdc/schema.c \
+                          services/cdc/sqlvalue.c
 
 .PHONY: fuzz fuzz-build fuzz-smoke
 
@@ -49,7 +53,7 @@ define fuzz_target
 $(FUZZ_DIR)/$(1): $(FUZZ_DIR)/obj/tests/fuzz/$(1).o $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC_$(1)))
 	$$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$^ $$(PKG_LIBS) -o $$@
 endef
-$(foreach t,fuzz_config fuzz_pgoutput fuzz_event fuzz_http,$(eval $(call fuzz_target,$(t))))
+$(foreach t,fuzz_config fuzz_pgoutput fuzz_event fuzz_http fuzz_binlog,$(eval $(call fuzz_target,$(t))))
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -4,8 +4,9 @@
 #   tests/fuzz/run-fuzz.sh --seconds 60 [TARGET...]     what `make fuzz` runs
 #   tests/fuzz/run-fuzz.sh --smoke --seconds 10 [TARGET...]   what `make test` runs
 #
-# TARGET is fuzz_config, fuzz_pgoutput, fuzz_event or fuzz_http (default: all of them);
-# its seed corpus is tests/fuzz/corpus/<TARGET without "fuzz_">/ and is only ever read.
+# TARGET is fuzz_config, fuzz_pgoutput, fuzz_event, fuzz_http or fuzz_binlog (default: all
+# of them); its seed corpus is tests/fuzz/corpus/<TARGET without "fuzz_">/ and is only
+# ever read.
 #   fuzz mode:  fuzzes on build/fuzz/corpus/<TARGET>/, a copy of the seeds that keeps what
 #               earlier runs found;
 #   smoke mode: runs every seed file on its own, then fuzzes a fresh copy of the seeds.
@@ -38,7 +39,7 @@ done
 case $seconds in
     '' | *[!0-9]*) echo "run-fuzz: --seconds needs a whole number of seconds" >&2; exit 2 ;;
 esac
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_config fuzz_pgoutput fuzz_event fuzz_http)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_config fuzz_pgoutput fuzz_event fuzz_http fuzz_binlog)
 
 fuzz_dir=${FUZZ_DIR:-build/fuzz}
 timeout_s=${FUZZ_TIMEOUT:-25}

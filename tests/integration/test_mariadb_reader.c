@@ -206,7 +206,7 @@ static int setup(void **state)
     (void)state;
     char err[1024];
     const char *rows = getenv("MARIADB_READER_ROWS");
-    W.rows = rows ? atol(rows) : 200000;
+    W.rows = rows ? atol(rows) : 60000;
     W.skus = W.rows / NLOCATIONS > 0 ? W.rows / NLOCATIONS : 1;
     W.rows = W.skus * NLOCATIONS;
     snprintf(W.dir, sizeof W.dir, "%s/stockmesh-mariadb-XXXXXX",
@@ -244,7 +244,7 @@ static int setup(void **state)
     fprintf(f, "stockmesh-test\n");
     fclose(f);
     D.console_port = servers_free_port();
-    D.binary = daemon_binary(1);
+    D.binary = daemon_binary(0); /* the sanitizer build: the reader has threads */
     D.roles = "cdc,merge,console";
     f = fopen(D.config_path, "w");
     fprintf(f,
@@ -276,13 +276,17 @@ static int teardown(void **state)
 {
     (void)state;
     stop_daemon(SIGTERM);
+    int clean = daemon_log_clean(&D);
     servers_stop(&W.db);
     servers_stop(&W.redis);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", W.dir);
+    if (getenv("TEST_KEEP")) /* for reading the daemon's log after a failure */
+        fprintf(stderr, "kept %s\n", W.dir);
+    else if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", W.dir);
     curl_global_cleanup();
-    return 0;
+    return clean; /* a sanitizer report in any of the daemon's runs fails the group */
 }
 
 static int heartbeat_seen(void)
@@ -394,6 +398,41 @@ static int error_names_binlog_format(void)
     return found;
 }
 
+static int error_names_grant(void)
+{
+    char *v = state_value("status");
+    int found = v && strstr(v, "REPLICATION SLAVE") && strstr(v, "GRANT");
+    free(v);
+    return found;
+}
+
+/* A user without the replication grant: the error says which GRANT to run. */
+static void test_missing_grant_names_the_fix(void **state)
+{
+    (void)state;
+    stop_daemon(SIGTERM);
+    char err[512];
+    assert_int_equal(servers_mariadb_exec(&W.db, NULL,
+                                          "CREATE USER 'plain'@'127.0.0.1' IDENTIFIED BY "
+                                          "'stockmesh-test'; GRANT SELECT ON *.* TO "
+                                          "'plain'@'127.0.0.1'",
+                                          err, sizeof err),
+                     0);
+    /* the same configuration with that user and a state directory of its own */
+    char alt_config[400], cmd[2000];
+    snprintf(alt_config, sizeof alt_config, "%s/plain.yaml", W.dir);
+    snprintf(cmd, sizeof cmd, "sed -e 's/user=stockmesh/user=plain/' -e 's|^state_dir: .*|state_dir: %s/state-plain|' %s > %s",
+             W.dir, D.config_path, alt_config);
+    assert_int_equal(system(cmd), 0);
+    struct daemon saved = D;
+    snprintf(D.config_path, sizeof D.config_path, "%s", alt_config);
+    snprintf(D.state_dir, sizeof D.state_dir, "%s/state-plain", W.dir);
+    start_daemon();
+    wait_for("an error naming the grant", 60, error_names_grant);
+    stop_daemon(SIGTERM);
+    D = saved;
+}
+
 static void test_statement_binlog_names_the_fix(void **state)
 {
     (void)state;
@@ -499,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_kill_9_during_snapshot_resumes),
         cmocka_unit_test(test_mariadb_restart_mid_stream),
         cmocka_unit_test(test_statement_binlog_names_the_fix),
+        cmocka_unit_test(test_missing_grant_names_the_fix),
         cmocka_unit_test(test_schema_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

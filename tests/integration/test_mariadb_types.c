@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define TOPIC "stockmesh.pos.pos.typed"
+#define TOPIC2 "stockmesh.pos.pos.typed2"
 
 struct world {
     struct servers_server db, redis;
@@ -55,10 +56,10 @@ static const char *const EXPECTED =
     "\"c_double_long\": 0.3, \"c_char\": \"L01\", \"c_enum\": \"b\", "
     "\"c_set\": [\"x\", \"z\"], \"sku\": \"SKU-1\", \"loc\": \"L01\", \"qty\": 7}";
 
-static void insert_row(int id)
+static void insert_row(const char *table, int id)
 {
     char sql[1400], err[512];
-    snprintf(sql, sizeof sql, "INSERT INTO typed VALUES (%d, %s)", id, VALUES);
+    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (%d, %s)", table, id, VALUES);
     if (servers_mariadb_exec(&W.db, "pos", sql, err, sizeof err) != 0) fail_msg("%s", err);
 }
 
@@ -79,18 +80,18 @@ static json_t *find_after(const char *contents, char op, int id)
     return found;
 }
 
-static json_t *wait_after(char op, int id)
+static json_t *wait_after(const char *topic, char op, int id)
 {
     double deadline = daemon_now_ms() + 30000;
     while (daemon_now_ms() < deadline) {
-        char *contents = daemon_topic_contents(&W.d, TOPIC);
+        char *contents = daemon_topic_contents(&W.d, topic);
         json_t *after = contents ? find_after(contents, op, id) : NULL;
         free(contents);
         if (after) return after;
         usleep(300 * 1000);
     }
     daemon_show_log(&W.d, 30);
-    fail_msg("no event op=%c id=%d on %s", op, id, TOPIC);
+    fail_msg("no event op=%c id=%d on %s", op, id, topic);
     return NULL;
 }
 
@@ -119,8 +120,8 @@ static int setup(void **state)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    char sql[1400];
-    snprintf(sql, sizeof sql, "CREATE TABLE typed %s", COLUMNS);
+    char sql[2800];
+    snprintf(sql, sizeof sql, "CREATE TABLE typed %s; CREATE TABLE typed2 %s", COLUMNS, COLUMNS);
     if (servers_mariadb_exec(&W.db, NULL, "CREATE DATABASE pos", err, sizeof err) != 0 ||
         servers_mariadb_exec(&W.db, "pos", sql, err, sizeof err) != 0 ||
         servers_mariadb_exec(&W.db, NULL,
@@ -146,8 +147,11 @@ static int setup(void **state)
             "sources:\n"
             "  - name: pos\n    type: mariadb\n"
             "    dsn: \"host=127.0.0.1 port=%d user=stockmesh dbname=pos\"\n"
+            "    snapshot_parallel: 2\n"
             "    tables:\n"
             "      - table: pos.typed\n        sku: sku\n        location: loc\n"
+            "        on_hand: qty\n"
+            "      - table: pos.typed2\n        sku: sku\n        location: loc\n"
             "        on_hand: qty\n"
             "locations:\n  - code: L01\n    type: store\n"
             "channels:\n  - name: web\n    url: http://127.0.0.1:9/web\n    secret: x\n"
@@ -161,25 +165,31 @@ static int teardown(void **state)
 {
     (void)state;
     daemon_stop(&W.d, SIGTERM);
+    int clean = daemon_log_clean(&W.d);
     servers_stop(&W.db);
     servers_stop(&W.redis);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", W.dir);
-    return 0;
+    return clean;
 }
 
 static void test_snapshot_and_binlog_rows_map_alike(void **state)
 {
     (void)state;
-    insert_row(1);
+    insert_row("typed", 1);
+    insert_row("typed2", 1);
     assert_int_equal(daemon_start(&W.d), 0);
-    json_t *snap = wait_after('r', 1);
+    /* two tables, two snapshot workers, each in a consistent snapshot of its own */
+    json_t *snap = wait_after(TOPIC, 'r', 1);
     assert_expected(snap, 1);
-    insert_row(2);
-    json_t *streamed = wait_after('c', 2);
+    json_t *snap2 = wait_after(TOPIC2, 'r', 1);
+    assert_expected(snap2, 1);
+    insert_row("typed", 2);
+    json_t *streamed = wait_after(TOPIC, 'c', 2);
     assert_expected(streamed, 2);
     json_decref(snap);
+    json_decref(snap2);
     json_decref(streamed);
 }
 

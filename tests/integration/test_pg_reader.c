@@ -349,13 +349,17 @@ static int teardown(void **state)
 {
     (void)state;
     stop_daemon(SIGTERM);
+    int clean = daemon_log_clean(&D);
     servers_stop(&W.pg);
     servers_stop(&W.redis);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", W.dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", W.dir);
+    if (getenv("TEST_KEEP")) /* for reading the daemon's log after a failure */
+        fprintf(stderr, "kept %s\n", W.dir);
+    else if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", W.dir);
     curl_global_cleanup();
-    return 0;
+    return clean; /* a sanitizer report in any of the daemon's runs fails the group */
 }
 
 /* ---- tests ---- */
@@ -592,6 +596,11 @@ static void test_big_transaction_memory_bounded(void **state)
     fclose(f);
     printf("stockmeshd peak RSS through the %ld-row transaction: %.0f MB (ceiling %.0f MB)\n",
            W.rows, hwm_mb, RSS_CEILING_MB);
+    if (!getenv("STOCKMESHD_FAST")) {
+        /* a sanitizer build's shadow memory is not stockmeshd's */
+        printf("(no ceiling checked: STOCKMESHD_FAST names no optimised build)\n");
+        return;
+    }
     assert_true(hwm_mb > 0 && hwm_mb < RSS_CEILING_MB);
 }
 

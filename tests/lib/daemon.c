@@ -55,6 +55,25 @@ int daemon_stop(struct daemon *d, int sig)
     return status;
 }
 
+int daemon_log_clean(const struct daemon *d)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (!f) return 0;
+    char line[1024];
+    int found = 0, shown = 0;
+    while (fgets(line, sizeof line, f) && shown < 30) {
+        if (!found && (strstr(line, "ERROR: AddressSanitizer") ||
+                       strstr(line, "ERROR: LeakSanitizer") || strstr(line, "runtime error:")))
+            found = 1;
+        if (found) {
+            fputs(line, stderr);
+            shown++;
+        }
+    }
+    fclose(f);
+    return found ? -1 : 0;
+}
+
 void daemon_show_log(const struct daemon *d, int lines)
 {
     char cmd[700];

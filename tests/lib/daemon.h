@@ -28,6 +28,10 @@ int daemon_start(struct daemon *d);
 /* Sends sig and waits for it to end; returns its wait status, or -1 when not running. */
 int daemon_stop(struct daemon *d, int sig);
 
+/* 0 when its log holds no sanitizer report (ASan, LeakSanitizer, UBSan), else -1
+ * after printing the first report's lines to stderr. */
+int daemon_log_clean(const struct daemon *d);
+
 /* Prints the last lines of its log to stderr. */
 void daemon_show_log(const struct daemon *d, int lines);
 
