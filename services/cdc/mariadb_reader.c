@@ -13,6 +13,7 @@
 #include "binlog.h"
 #include "binlog_rows.h"
 #include "shapes.h"
+#include "cdcmetrics.h"
 #include "tracker.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
@@ -94,7 +95,8 @@ struct table_info {
     const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
     int parked;                   /* loop side */
     char parked_reason[768];
-    struct metric *m_rows, *m_read, *m_expected;
+    struct metric *m_rows;
+    struct cdc_table_metrics m;
     /* the snapshot plan, written by the loop and copied by the thread under lock */
     int plan_done;                /* nothing (more) to read */
     json_t *plan_after;           /* resume after this key; NULL = from the start */
@@ -151,8 +153,8 @@ struct mariadb_reader {
     int64_t last_error_ms, last_heartbeat_ms;
     char confirmed_gtid[1024];
     uint64_t ticks;
-    struct metric *m_state, *m_errors, *m_txns, *m_snapshot_rows, *m_read_latency, *m_heartbeats,
-        *m_resumes, *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes;
+    struct cdc_metrics m;
+    struct metric *m_heartbeats;
 };
 
 static int64_t now_ms(void)
@@ -1299,7 +1301,7 @@ static void set_state(struct mariadb_reader *r, enum my_state s)
     if (r->state == s) return;
     r->state = s;
     r->state_since_ms = now_ms();
-    metrics_set(r->m_state, state_metric[s]);
+    metrics_set(r->m.state, state_metric[s]);
     write_status(r);
 }
 
@@ -1415,7 +1417,7 @@ static void poll_requests(struct mariadb_reader *r)
             char shape_key[320];
             snprintf(shape_key, sizeof shape_key, "schema.%s", t->label);
             store_delete(r->rt->store, r->scope, shape_key);
-            metrics_add(r->m_parked, -1);
+            metrics_add(r->m.parked, -1);
             log_info("cdc.mariadb", "%s: %s un-parked; re-reading it", r->src->name, t->label);
         } else {
             log_info("cdc.mariadb", "%s: snapshot of %s requested", r->src->name, t->label);
@@ -1466,7 +1468,7 @@ static void tracker_failed(void *arg, const char *why)
     struct mariadb_reader *r = arg;
     /* read again from the confirmed GTID: the thread ends its session and starts over */
     log_error("cdc.mariadb", "%s: %s", r->src->name, why);
-    metrics_inc(r->m_errors, 1);
+    metrics_inc(r->m.errors, 1);
     pthread_mutex_lock(&r->lock);
     r->restart = 1;
     pthread_mutex_unlock(&r->lock);
@@ -1504,12 +1506,12 @@ static int produce_row(struct mariadb_reader *r, struct item *it)
                               .snapshot = it->op == 'r'};
     event_position_pg(ev.position, it->seq, it->index);
     if (it->op != 'r' && ev.commit_us && ev.read_us >= ev.commit_us)
-        metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
+        metrics_observe(r->m.read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
     if (tracker_produce(r->tracker, e, it->table, it->key, &ev) != 0) return -1;
     if (it->op == 'r') {
-        metrics_inc(r->m_snapshot_rows, 1);
+        metrics_inc(r->m.snapshot_rows, 1);
         t->rows_done++;
-        metrics_set(t->m_read, (double)t->rows_done);
+        metrics_set(t->m.rows_read, (double)t->rows_done);
         return 0; /* chunks are far below the window */
     }
     metrics_inc(t->m_rows, 1);
@@ -1561,15 +1563,15 @@ static void shape_seen(struct mariadb_reader *r, struct item *it)
         if (event) tracker_produce_side(r->tracker, r->schema_topic, key, event);
         shapes_save(r->rt->store, r->scope, t->label, &shape);
         if (verdict == SCHEMA_COMPATIBLE) {
-            metrics_inc(r->m_schema_compatible, 1);
+            metrics_inc(r->m.schema_compatible, 1);
             log_info("cdc.mariadb", "%s: compatible schema change of %s propagated%s%s",
                      r->src->name, t->label, reason[0] ? ": " : "", reason);
         } else {
-            metrics_inc(r->m_schema_incompatible, 1);
+            metrics_inc(r->m.schema_incompatible, 1);
             t->parked = 1;
             snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
             shapes_park(r->rt->store, r->scope, t->label, reason);
-            metrics_add(r->m_parked, 1);
+            metrics_add(r->m.parked, 1);
             log_error("cdc.mariadb", "%s: table %s parked: %s", r->src->name, t->label, reason);
             if (alert) tracker_produce_side(r->tracker, r->alert_topic, key, alert);
             write_status(r);
@@ -1596,7 +1598,7 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         snprintf(r->last_error, sizeof r->last_error, "%s", it->text);
         r->last_error_ms = now_ms();
         r->reconnects++;
-        metrics_inc(r->m_errors, 1);
+        metrics_inc(r->m.errors, 1);
         if (r->snapshot_needed) plan_snapshot(r, 0); /* the next session reads what is unconfirmed */
         write_status(r);
         break;
@@ -1625,14 +1627,14 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         }
         log_info("cdc.mariadb", "%s: %s the snapshot; the binlog follows from GTID %s",
                  r->src->name, resumed ? "resuming" : "reading", it->text[0] ? it->text : "(start)");
-        if (resumed) metrics_inc(r->m_resumes, 1);
+        if (resumed) metrics_inc(r->m.resumes, 1);
         break;
     }
     case IT_TABLE_BEGIN: {
         struct table_info *t = &r->tables[it->table];
         t->snap_state = 2;
         t->rows_total = it->rows > t->rows_done ? it->rows : t->rows_done;
-        metrics_set(t->m_expected, (double)t->rows_total);
+        metrics_set(t->m.rows_expected, (double)t->rows_total);
         log_info("cdc.mariadb", "%s: snapshot of %s at GTID %s%s", r->src->name, t->label,
                  it->text[0] ? it->text : "(start)",
                  t->rows_done ? " continues after the last confirmed chunk" : "");
@@ -1641,7 +1643,7 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
     }
     case IT_ROW:
         if (r->tables[it->table].parked) {
-            metrics_inc(r->m_parked_changes, 1);
+            metrics_inc(r->m.parked_changes, 1);
             break;
         }
         if (produce_row(r, it) != 0) tracker_failed(r, "the backbone's local queue is full");
@@ -1686,7 +1688,7 @@ static void handle_item(struct mariadb_reader *r, struct item *it)
         break;
     case IT_COMMIT:
         close_current(r, it->text, 0);
-        metrics_inc(r->m_txns, 1);
+        metrics_inc(r->m.txns, 1);
         break;
     case IT_HEARTBEAT:
         r->last_heartbeat_ms = now_ms();
@@ -1926,11 +1928,7 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
         t->m_rows = metrics_counter(rt->metrics, "stockmesh_cdc_table_events_total",
                                     "Change events read per table.", labels);
-        t->m_read = metrics_gauge(rt->metrics, "stockmesh_cdc_snapshot_table_rows_read",
-                                  "Rows read by the table's current or last snapshot.", labels);
-        t->m_expected = metrics_gauge(rt->metrics, "stockmesh_cdc_snapshot_table_rows_expected",
-                                      "Rows the table's snapshot expects (exact below 200k "
-                                      "rows, else the planner's estimate).", labels);
+        cdc_metrics_table_init(&t->m, rt->metrics, src->name, t->label);
         if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) {
             free(topics);
             goto fail;
@@ -1945,35 +1943,9 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
     }
     snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
     struct metrics *mx = rt->metrics;
-    r->m_state = metrics_gauge(mx, "stockmesh_cdc_state",
-                               "0 down, 1 connecting or setting up, 2 snapshot, 3 streaming.",
-                               labels);
-    r->m_errors = metrics_counter(mx, "stockmesh_cdc_errors_total",
-                                  "Reader failures (each followed by a reconnect).", labels);
-    r->m_txns = metrics_counter(mx, "stockmesh_cdc_transactions_total",
-                                "Source transactions read.", labels);
-    r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
-                                         "Rows read by snapshots.", labels);
-    r->m_schema_compatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
-                                             "Schema changes of mapped tables.",
-                                             "verdict=\"compatible\"");
-    r->m_schema_incompatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
-                                               "Schema changes of mapped tables.",
-                                               "verdict=\"incompatible\"");
-    r->m_parked = metrics_gauge(mx, "stockmesh_cdc_tables_parked",
-                                "Mapped tables parked by an incompatible schema change.", labels);
-    r->m_parked_changes = metrics_counter(mx, "stockmesh_cdc_parked_changes_total",
-                                          "Changes of parked tables left out (a re-snapshot "
-                                          "restores them).", labels);
-    r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
-                                   "Snapshots resumed after a restart instead of started over.",
-                                   labels);
+    cdc_metrics_init(&r->m, mx, src->name);
     r->m_heartbeats = metrics_counter(mx, "stockmesh_cdc_heartbeats_total",
                                       "Heartbeats received from the source.", labels);
-    r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
-                                          "Source commit to change event read (streaming).",
-                                          labels, metrics_latency_buckets,
-                                          metrics_latency_nbuckets);
     r->redis = redis_new(rt->base, rt->cfg, rt->metrics, "cdc", err, errlen);
     if (!r->redis) {
         free(topics);

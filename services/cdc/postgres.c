@@ -28,6 +28,7 @@
 #include "pgoutput.h"
 #include "schema.h"
 #include "shapes.h"
+#include "cdcmetrics.h"
 #include "tracker.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
@@ -87,7 +88,7 @@ struct table_info {
     enum snap_kind kind;
     json_t *after_key;            /* read past this key; NULL = from the start */
     int64_t rows_done, rows_total;
-    struct metric *m_rows_done, *m_rows_total;
+    struct cdc_table_metrics m;
 };
 
 struct worker {
@@ -167,10 +168,9 @@ struct pg_reader {
     char **seen;                  /* keys changed between the watermarks */
     size_t nseen, seen_cap;
 
-    struct metric *m_txns, *m_snapshot_rows, *m_errors, *m_lag, *m_state,
-        *m_confirmed, *m_truncates, *m_read_latency, *m_slot_lag, *m_retained, *m_heartbeat,
-        *m_schema_compatible, *m_schema_incompatible, *m_parked, *m_parked_changes,
-        *m_toast_missing, *m_resumes, *m_superseded;
+    struct cdc_metrics m;
+    struct metric *m_lag, *m_confirmed, *m_truncates, *m_slot_lag, *m_retained, *m_heartbeat,
+        *m_toast_missing, *m_superseded;
 };
 
 static void reader_fail(struct pg_reader *r, const char *fmt, ...)
@@ -190,7 +190,7 @@ static void set_state(struct pg_reader *r, enum pg_state s)
     if (r->state == s) return;
     r->state = s;
     r->state_since_ms = now_ms();
-    metrics_set(r->m_state, state_metric[s]);
+    metrics_set(r->m.state, state_metric[s]);
     write_status(r);
 }
 
@@ -230,7 +230,7 @@ static void park_save(struct pg_reader *r, struct table_info *t)
     shapes_park(r->rt->store, r->scope, t->label, t->parked ? t->parked_reason : NULL);
     size_t n = 0;
     for (size_t i = 0; i < r->ntables; i++) n += r->tables[i].parked;
-    metrics_set(r->m_parked, (double)n);
+    metrics_set(r->m.parked, (double)n);
 }
 
 static void schema_save(struct pg_reader *r, struct table_info *t)
@@ -249,7 +249,7 @@ static void schema_load(struct pg_reader *r, struct table_info *t)
 
 static void write_status(struct pg_reader *r)
 {
-    if (!r->m_state || !r->tracker) return; /* still being built */
+    if (!r->m.state || !r->tracker) return; /* still being built */
     json_t *tables = json_array();
     for (size_t i = 0; i < r->ntables; i++) {
         struct table_info *t = &r->tables[i];
@@ -440,7 +440,7 @@ static void reader_fail(struct pg_reader *r, const char *fmt, ...)
     snprintf(r->last_error, sizeof r->last_error, "%s", msg);
     r->last_error_ms = now_ms();
     r->reconnects++;
-    metrics_inc(r->m_errors, 1);
+    metrics_inc(r->m.errors, 1);
     close_connections(r);
     tracker_clear(r->tracker);
     r->current_id = 0;
@@ -570,12 +570,12 @@ static void schema_observe(struct pg_reader *r, int table, struct schema_table *
     t->schema = *shape;
     schema_save(r, t);
     if (verdict == SCHEMA_COMPATIBLE) {
-        metrics_inc(r->m_schema_compatible, 1);
+        metrics_inc(r->m.schema_compatible, 1);
         log_info("cdc.pg", "%s: compatible schema change of %s propagated%s%s", r->src->name,
                  t->label, reason[0] ? ": " : "", reason);
         return;
     }
-    metrics_inc(r->m_schema_incompatible, 1);
+    metrics_inc(r->m.schema_incompatible, 1);
     t->parked = 1;
     snprintf(t->parked_reason, sizeof t->parked_reason, "%s", reason);
     park_save(r, t);
@@ -641,7 +641,7 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     }
     struct table_info *tab = &r->tables[table];
     if (tab->parked) {
-        metrics_inc(r->m_parked_changes, 1);
+        metrics_inc(r->m.parked_changes, 1);
         return 0;
     }
     struct change_event ev = {0};
@@ -686,7 +686,7 @@ static int handle_change(struct pg_reader *r, const struct pgoutput_msg *msg)
     ev.commit_us = r->current_commit_us;
     ev.read_us = event_now_us();
     if (ev.commit_us && ev.read_us >= ev.commit_us)
-        metrics_observe(r->m_read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
+        metrics_observe(r->m.read_latency, (double)(ev.read_us - ev.commit_us) / 1e6);
     int rc = tracker_produce(r->tracker, current, table, key, &ev);
     json_decref(after);
     json_decref(before);
@@ -782,7 +782,7 @@ static int handle_frame(struct pg_reader *r, const struct pgoutput_frame *f)
         if (!e) return 0;
         e->end_pos = m->commit.end_lsn;
         e->closed = 1;
-        metrics_inc(r->m_txns, 1);
+        metrics_inc(r->m.txns, 1);
         return 0;
     }
     case PGOUTPUT_MSG_INSERT:
@@ -986,7 +986,7 @@ static struct tracker_entry *emit_rows(struct pg_reader *r, int table, PGresult 
             return NULL;
         }
         (*emitted)++;
-        metrics_inc(r->m_snapshot_rows, 1);
+        metrics_inc(r->m.snapshot_rows, 1);
     }
     free(cols);
     free(vals);
@@ -1040,7 +1040,7 @@ static void set_rows_total(struct table_info *t, PGresult *res)
     double total = PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : 0;
     t->rows_total = total > 0 ? (int64_t)total : 0;
     if (t->rows_total < t->rows_done) t->rows_total = t->rows_done;
-    metrics_set(t->m_rows_total, (double)t->rows_total);
+    metrics_set(t->m.rows_expected, (double)t->rows_total);
 }
 
 /* Rows to expect: exact for small tables (inside the snapshot when a worker asks), the
@@ -1069,8 +1069,8 @@ static int chunk_account(struct pg_reader *r, struct tracker_entry *e, int table
     e->chunk_kind = t->kind;
     t->rows_done += rows_read;
     if (t->rows_done > t->rows_total) t->rows_total = t->rows_done;
-    metrics_set(t->m_rows_done, (double)t->rows_done);
-    metrics_set(t->m_rows_total, (double)t->rows_total);
+    metrics_set(t->m.rows_read, (double)t->rows_done);
+    metrics_set(t->m.rows_expected, (double)t->rows_total);
     e->chunk_rows = t->rows_done;
     if (e->chunk_after) {
         json_decref(t->after_key);
@@ -1116,7 +1116,7 @@ static void all_workers_done(struct pg_reader *r)
     end->end_pos = r->consistent_lsn;
     end->closed = 1;
     log_info("cdc.pg", "%s: snapshot read (%.0f rows); waiting for it to be applied while "
-                       "streaming", r->src->name, metrics_value(r->m_snapshot_rows));
+                       "streaming", r->src->name, metrics_value(r->m.snapshot_rows));
     stream_start(r);
 }
 
@@ -1304,8 +1304,8 @@ static void snapshot_fresh(struct pg_reader *r)
         progress_key(t, key, sizeof key);
         store_delete(r->rt->store, r->scope, key);
         t->rows_done = t->rows_total = 0;
-        metrics_set(t->m_rows_done, 0);
-        metrics_set(t->m_rows_total, 0);
+        metrics_set(t->m.rows_read, 0);
+        metrics_set(t->m.rows_expected, 0);
         json_decref(t->after_key);
         t->after_key = NULL;
         t->kind = SK_INITIAL;
@@ -1542,7 +1542,7 @@ static void decide(struct pg_reader *r, int slot_exists, uint64_t slot_lsn)
         }
         r->snapshot_pending_end = redis_pending;
         if (resumed) {
-            metrics_inc(r->m_resumes, 1);
+            metrics_inc(r->m.resumes, 1);
             log_info("cdc.pg", "%s: resuming the snapshot of %zu table(s) from their last "
                                "confirmed chunks while streaming", r->src->name, resumed);
         }
@@ -2116,12 +2116,7 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         t->mapped[m] = NULL;
         if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) goto fail;
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
-        t->m_rows_done = metrics_gauge(mx, "stockmesh_cdc_snapshot_table_rows_read",
-                                       "Rows read by the table's current or last snapshot.",
-                                       labels);
-        t->m_rows_total = metrics_gauge(mx, "stockmesh_cdc_snapshot_table_rows_expected",
-                                        "Rows the table's snapshot expects (exact below 200k "
-                                        "rows, else the planner's estimate).", labels);
+        cdc_metrics_table_init(&t->m, mx, src->name, t->label);
     }
     kafka_topic(rt->kafka, r->schema_topic, sizeof r->schema_topic, "schema-changes");
     kafka_topic(rt->kafka, r->alert_topic, sizeof r->alert_topic, "alerts");
@@ -2129,14 +2124,9 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         kafka_topic_ensure(rt->kafka, r->alert_topic, err, errlen) != 0)
         goto fail;
     snprintf(labels, sizeof labels, "source=\"%s\"", src->name);
-    r->m_txns = metrics_counter(mx, "stockmesh_cdc_transactions_total",
-                                "Source transactions read.", labels);
-    r->m_snapshot_rows = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_total",
-                                         "Rows read by snapshots.", labels);
-    r->m_errors = metrics_counter(mx, "stockmesh_cdc_errors_total",
-                                  "Reader failures (each followed by a reconnect).", labels);
     r->m_truncates = metrics_counter(mx, "stockmesh_cdc_truncates_total",
                                      "TRUNCATEs of mapped tables seen.", labels);
+    cdc_metrics_init(&r->m, mx, src->name);
     r->m_lag = metrics_gauge(mx, "stockmesh_cdc_unconfirmed_bytes",
                              "WAL bytes between the server's stream end and the confirmed "
                              "position.", labels);
@@ -2149,35 +2139,14 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
     r->m_heartbeat = metrics_gauge(mx, "stockmesh_cdc_heartbeat_lag_seconds",
                                    "Heartbeat written to the source until read back from the "
                                    "stream.", labels);
-    r->m_state = metrics_gauge(mx, "stockmesh_cdc_state",
-                               "0 down, 1 connecting or setting up, 2 snapshot, 3 streaming.",
-                               labels);
     r->m_confirmed = metrics_gauge(mx, "stockmesh_cdc_confirmed_lsn",
                                    "Last position confirmed to the source.", labels);
-    r->m_schema_compatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
-                                             "Schema changes of mapped tables.",
-                                             "verdict=\"compatible\"");
-    r->m_schema_incompatible = metrics_counter(mx, "stockmesh_cdc_schema_changes_total",
-                                               "Schema changes of mapped tables.",
-                                               "verdict=\"incompatible\"");
-    r->m_parked = metrics_gauge(mx, "stockmesh_cdc_tables_parked",
-                                "Mapped tables parked by an incompatible schema change.", labels);
-    r->m_parked_changes = metrics_counter(mx, "stockmesh_cdc_parked_changes_total",
-                                          "Changes of parked tables left out (a re-snapshot "
-                                          "restores them).", labels);
     r->m_toast_missing = metrics_counter(mx, "stockmesh_cdc_toast_omitted_total",
                                          "Unchanged out-of-line values left out of update "
                                          "events (REPLICA IDENTITY FULL carries them).", labels);
-    r->m_resumes = metrics_counter(mx, "stockmesh_cdc_snapshot_resumes_total",
-                                   "Snapshots resumed after a restart instead of started over.",
-                                   labels);
     r->m_superseded = metrics_counter(mx, "stockmesh_cdc_snapshot_rows_superseded_total",
                                       "Rows of a watermark chunk left out because the stream "
                                       "changed them while the chunk was read.", labels);
-    r->m_read_latency = metrics_histogram(mx, "stockmesh_cdc_commit_to_read_seconds",
-                                          "Source commit to change event read (streaming).",
-                                          labels, metrics_latency_buckets,
-                                          metrics_latency_nbuckets);
     r->redis = redis_new(rt->base, rt->cfg, rt->metrics, "cdc", err, errlen);
     if (!r->redis) goto fail;
     const char **topics = calloc(r->ntables ? r->ntables : 1, sizeof *topics);
@@ -2209,7 +2178,7 @@ fail:
 void pg_reader_free(struct pg_reader *r)
 {
     if (!r) return;
-    if (r->m_state) {
+    if (r->m.state) {
         r->state = PG_DOWN;
         write_status(r);
     }
