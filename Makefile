@@ -29,7 +29,8 @@ UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 INTEG_SRC     := $(wildcard tests/integration/test_*.c)
 FAULT_SRC     := $(wildcard tests/fault/test_*.c)
 EMBED_FILES   := embedded_redis_library=appliance/redis/stockmesh.lua \
-                 embedded_sql_001_initial=appliance/sql/001_initial.sql
+                 embedded_sql_001_initial=appliance/sql/001_initial.sql \
+                 embedded_sql_002_alerts=appliance/sql/002_alerts.sql
 
 .PHONY: all build deps run test unit integration soak clean help
 # objects reached through pattern chains are kept, not deleted as intermediates

@@ -1,21 +1,29 @@
-/* stockmesh — the operator's command line.
+/* stockmesh — the operator's command line: options and dispatch. The commands' work
+ * lives in the modules of services/cli/ (status and snapshot: console/sources.h and the
+ * printing below).
  *
  *   stockmesh [-c FILE] config check     validate the configuration, naming each error
  *   stockmesh [-c FILE] sku SKU          stock per location and source, availability per channel
  *   stockmesh [-c FILE] status           state, lag and snapshot progress of each source
  *   stockmesh [-c FILE] snapshot S T     ask source S's reader to snapshot table T again
+ *   stockmesh [-c FILE] alerts …         list, acknowledge, resolve alerts
+ *   stockmesh [-c FILE] replay           rebuild the unified layer from a fresh snapshot
+ *   stockmesh [-c FILE] reconcile        compare the sources with Redis, report, repair
  *
  * Exit status: 0 done, 1 runtime error (unreachable, timed out), 2 usage or
- * configuration error, 3 SKU not known.
+ * configuration error, 3 SKU not known, 4 reconcile found differences.
  */
+#include "cli/alertview.h"
+#include "cli/reconcile.h"
+#include "cli/replay.h"
+#include "cli/skuview.h"
 #include "console/sources.h"
+#include "stockmesh/alerts.h"
 #include "stockmesh/config.h"
-#include "stockmesh/redis.h"
 #include "stockmesh/store.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,19 +36,35 @@
 
 #define DEFAULT_CONFIG "/etc/stockmesh/stockmesh.yaml"
 #define DEFAULT_WAIT_TIMEOUT_S 3600
+#define RECONCILE_SHOW_DEFAULT 20
+/* a reader confirms within its heartbeat interval plus the persist delay; minutes
+   mean something is wrong */
+#define RECONCILE_TIMEOUT_S 600
 #define WAIT_POLL_MS 250
 
 static void usage(FILE *to)
 {
     fprintf(to,
             "usage: stockmesh [-c FILE] config check [FILE]\n"
-            "       stockmesh [-c FILE] sku SKU\n"
+            "       stockmesh [-c FILE] sku [--json] SKU\n"
             "       stockmesh [-c FILE] status [--json] [SOURCE]\n"
             "       stockmesh [-c FILE] snapshot [--wait [--timeout SECONDS]] SOURCE TABLE\n"
+            "       stockmesh [-c FILE] alerts [--json] [--state STATE] [--location CODE]\n"
+            "                                  [--rule RULE] [--sku SKU] [--limit N]\n"
+            "       stockmesh [-c FILE] alerts ack ID [--note TEXT]\n"
+            "       stockmesh [-c FILE] alerts resolve ID [--note TEXT]\n"
+            "       stockmesh [-c FILE] replay [--source NAME]... [--rebuild-only]\n"
+            "                                  [--timeout SECONDS]\n"
+            "       stockmesh [-c FILE] reconcile [--source NAME]... [--repair|--no-repair]\n"
+            "                                  [--json] [--limit N] [--timeout SECONDS]\n"
             "\n"
             "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
             "  config check       validate the configuration, naming the line of each error\n"
-            "  sku SKU            stock per location and source, availability per channel\n"
+            "  sku SKU            per location: on_hand, committed, unavailable, safety stock,\n"
+            "                     available and the rules it breaks; per location and source:\n"
+            "                     each kind's quantity, position and commit time (UTC); per\n"
+            "                     channel (pickup channels per location): available, version,\n"
+            "                     version delivered, pending. --json prints one object\n"
             "  status             per source: state and since when, last error, lag,\n"
             "                     heartbeat age, each table's state and snapshot progress;\n"
             "                     --json prints the status objects (as GET /api/v1/sources)\n"
@@ -48,111 +72,34 @@ static void usage(FILE *to)
             "                     \"name\" in schema public) again; un-parks a parked table.\n"
             "                     --wait follows it until the table streams again, giving\n"
             "                     up after --timeout seconds (default %d)\n"
+            "  alerts             the alerts, newest first: --state open, acknowledged,\n"
+            "                     resolved, unresolved (the default) or all; --location,\n"
+            "                     --rule, --sku narrow it down; --limit N (default %d)\n"
+            "  alerts ack ID      acknowledge an open alert as the login user, with a note\n"
+            "  alerts resolve ID  resolve an open or acknowledged alert, with a note\n"
+            "  replay             rebuild the unified layer from a fresh snapshot: every table\n"
+            "                     of each source (--source, repeatable; default all) is read\n"
+            "                     again by its reader and applied, then every SKU is rebuilt\n"
+            "                     and figures the sources no longer have are dropped.\n"
+            "                     --rebuild-only skips the re-read and only rebuilds: the way\n"
+            "                     to apply configuration changes (safety stock, channel\n"
+            "                     membership, authority) to the stock already in Redis.\n"
+            "                     Changed availability reaches the channels through the push\n"
+            "                     role. --timeout bounds the wait for the re-read (default %d)\n"
+            "  reconcile          read each source (--source, repeatable; default all) in one\n"
+            "                     consistent snapshot, compare it with Redis once the reader\n"
+            "                     has confirmed that point, list the differences (the first\n"
+            "                     --limit, default %d) and raise one alert per source with\n"
+            "                     differences (rule reconcile_drift; resolved by a clean run).\n"
+            "                     Repairs by default: the tables concerned are read again and\n"
+            "                     the unified layer rebuilt, dropping missed deletes, then\n"
+            "                     compared again; --no-repair only reports. --json prints one\n"
+            "                     document. --timeout bounds each wait (default %d)\n"
             "\n"
             "exit status: 0 done, 1 runtime error or timeout, 2 usage or configuration error,\n"
-            "3 SKU not known\n",
-            DEFAULT_WAIT_TIMEOUT_S);
-}
-
-static redisContext *connect_redis(const struct config *cfg)
-{
-    struct timeval timeout = {5, 0};
-    redisContext *c = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, timeout);
-    if (!c || c->err) {
-        fprintf(stderr, "stockmesh: cannot connect to Redis at %s:%d: %s\n", cfg->redis.host,
-                cfg->redis.port, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    if (cfg->redis.password_file) {
-        char password[256], err[512];
-        if (redis_read_password(cfg->redis.password_file, password, sizeof password, err,
-                                sizeof err) != 0) {
-            fprintf(stderr, "stockmesh: %s\n", err);
-            redisFree(c);
-            return NULL;
-        }
-        redisReply *r = redisCommand(c, "AUTH %s", password);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok) {
-            fprintf(stderr, "stockmesh: Redis refused the password\n");
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
-static redisReply *hgetall(redisContext *c, const char *sku, const char *suffix)
-{
-    return redisCommand(c, "HGETALL sm:{%s}:%s", sku, suffix);
-}
-
-static int show_sku(const struct config *cfg, const char *sku)
-{
-    redisContext *c = connect_redis(cfg);
-    if (!c) return 1;
-    redisReply *facts = hgetall(c, sku, "f");
-    redisReply *locs = hgetall(c, sku, "l");
-    redisReply *chans = hgetall(c, sku, "c");
-    int status = 0;
-    if (!facts || !locs || !chans || facts->type != REDIS_REPLY_ARRAY) {
-        fprintf(stderr, "stockmesh: Redis error: %s\n", c->errstr[0] ? c->errstr : "bad reply");
-        status = 1;
-        goto out;
-    }
-    if (facts->elements == 0) {
-        printf("SKU %s: no stock known\n", sku);
-        status = 3;
-        goto out;
-    }
-    printf("SKU %s\n\nper location (authoritative figures):\n", sku);
-    printf("  %-12s %9s %9s %11s %9s\n", "location", "on_hand", "committed", "unavailable",
-           "available");
-    for (size_t i = 0; i + 1 < locs->elements; i += 2) {
-        long long oh, cm, un, av;
-        if (sscanf(locs->element[i + 1]->str, "%lld|%lld|%lld|%lld", &oh, &cm, &un, &av) == 4)
-            printf("  %-12s %9lld %9lld %11lld %9lld\n", locs->element[i]->str, oh, cm, un, av);
-    }
-    printf("\nper location and source:\n  %-12s %-12s %-11s %9s %-24s %s\n", "location",
-           "source", "quantity", "value", "position", "committed at (UTC)");
-    for (size_t i = 0; i + 1 < facts->elements; i += 2) {
-        char loc[128], src[128], pos[64];
-        char kind;
-        long long qty, ts;
-        if (sscanf(facts->element[i]->str, "%127[^|]|%127[^|]|%c", loc, src, &kind) != 3) continue;
-        if (sscanf(facts->element[i + 1]->str, "%63[^|]|%lld|%lld", pos, &qty, &ts) != 3) continue;
-        time_t secs = (time_t)(ts / 1000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        char when[32];
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-        printf("  %-12s %-12s %-11s %9lld %-24s %s\n", loc, src,
-               kind == 'o' ? "on_hand" : kind == 'c' ? "committed" : "unavailable", qty, pos, when);
-    }
-    printf("\nper channel:\n  %-16s %9s %8s %10s\n", "channel", "available", "version",
-           "delivered");
-    for (size_t i = 0; i + 1 < chans->elements; i += 2) {
-        const char *field = chans->element[i]->str;
-        if (strchr(field, '#')) continue;
-        long long sum, av, ver;
-        if (sscanf(chans->element[i + 1]->str, "%lld|%lld|%lld", &sum, &av, &ver) != 3) continue;
-        long long delivered = 0;
-        char dfield[256];
-        snprintf(dfield, sizeof dfield, "%s#d", field);
-        for (size_t j = 0; j + 1 < chans->elements; j += 2)
-            if (strcmp(chans->element[j]->str, dfield) == 0)
-                delivered = strtoll(chans->element[j + 1]->str, NULL, 10);
-        printf("  %-16s %9lld %8lld %10lld%s\n", field, av, ver, delivered,
-               delivered < ver ? "  (pending)" : "");
-    }
-out:
-    freeReplyObject(facts);
-    freeReplyObject(locs);
-    freeReplyObject(chans);
-    redisFree(c);
-    return status;
+            "3 SKU not known, 4 reconcile found differences (repaired or not)\n",
+            DEFAULT_WAIT_TIMEOUT_S, ALERT_LIST_DEFAULT, DEFAULT_WAIT_TIMEOUT_S,
+            RECONCILE_SHOW_DEFAULT, RECONCILE_TIMEOUT_S);
 }
 
 /* --- status and snapshot: the sources, through the state database ------------------ */
@@ -545,28 +492,59 @@ static struct config *load_config(const char *path)
     return cfg;
 }
 
-/* Options after a command: --json, --wait, --timeout N, -c FILE, anywhere among the
- * operands (argv[0] is the command). Leaves the operands in argv[optind..]. */
+/* Options after a command, anywhere among the operands (argv[0] is the command);
+ * the operands are left in argv[optind..]. */
+#define MAX_SOURCE_OPTIONS 64
 struct command_options {
-    int json, wait;
+    int json, wait, rebuild_only, repair;
     long timeout_s;
     int timeout_given;
+    const char *state, *location, *rule, *sku, *note;
+    long limit;
+    int limit_given;
+    const char *sources[MAX_SOURCE_OPTIONS];
+    size_t nsources;
 };
+
+static const struct option command_option_table[] = {
+    {"json", no_argument, NULL, 'j'},           {"wait", no_argument, NULL, 'w'},
+    {"timeout", required_argument, NULL, 't'},  {"state", required_argument, NULL, 's'},
+    {"location", required_argument, NULL, 'L'}, {"rule", required_argument, NULL, 'r'},
+    {"sku", required_argument, NULL, 'k'},      {"limit", required_argument, NULL, 'l'},
+    {"note", required_argument, NULL, 'n'},     {"source", required_argument, NULL, 'S'},
+    {"rebuild-only", no_argument, NULL, 'b'},   {"repair", no_argument, NULL, 'R'},
+    {"no-repair", no_argument, NULL, 'N'},      {"config", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+
+static const char *option_name(int opt)
+{
+    for (const struct option *o = command_option_table; o->name; o++)
+        if (o->val == opt) return o->name;
+    return "?";
+}
+
+/* A positive whole number for --timeout and --limit; -1 after saying what is wrong. */
+static long positive(const char *cmd, const char *option, const char *text)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v <= 0) {
+        fprintf(stderr, "stockmesh %s: --%s wants a positive whole number, not \"%s\"\n", cmd,
+                option, text);
+        return -1;
+    }
+    return v;
+}
 
 static int parse_command_options(int argc, char **argv, const char *allowed,
                                  const char **config_path, struct command_options *o)
 {
-    static const struct option options[] = {{"json", no_argument, NULL, 'j'},
-                                            {"wait", no_argument, NULL, 'w'},
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"config", required_argument, NULL, 'c'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    *o = (struct command_options){.timeout_s = DEFAULT_WAIT_TIMEOUT_S};
+    *o = (struct command_options){.timeout_s = DEFAULT_WAIT_TIMEOUT_S, .repair = 1};
     optind = 0; /* GNU: start over, argv[0] being the command */
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:h", command_option_table, NULL)) != -1) {
         if (opt == 'h') {
             usage(stdout);
             exit(0);
@@ -579,27 +557,90 @@ static int parse_command_options(int argc, char **argv, const char *allowed,
         }
         if (opt != 'c' && !strchr(allowed, opt)) {
             fprintf(stderr, "stockmesh %s: --%s does not apply to this command\n", argv[0],
-                    opt == 'j' ? "json" : opt == 'w' ? "wait" : "timeout");
+                    option_name(opt));
             usage(stderr);
             return -1;
         }
-        if (opt == 'c') *config_path = optarg;
-        if (opt == 'j') o->json = 1;
-        if (opt == 'w') o->wait = 1;
-        if (opt == 't') {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v <= 0) {
-                fprintf(stderr, "stockmesh %s: --timeout wants a positive number of seconds, "
-                                "not \"%s\"\n", argv[0], optarg);
+        switch (opt) {
+        case 'c': *config_path = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'w': o->wait = 1; break;
+        case 't':
+            if ((o->timeout_s = positive(argv[0], "timeout", optarg)) < 0) return -1;
+            o->timeout_given = 1;
+            break;
+        case 's': o->state = optarg; break;
+        case 'L': o->location = optarg; break;
+        case 'r': o->rule = optarg; break;
+        case 'k': o->sku = optarg; break;
+        case 'n': o->note = optarg; break;
+        case 'l':
+            if ((o->limit = positive(argv[0], "limit", optarg)) < 0) return -1;
+            o->limit_given = 1;
+            break;
+        case 'S':
+            if (o->nsources == MAX_SOURCE_OPTIONS) {
+                fprintf(stderr, "stockmesh %s: at most %d --source options\n", argv[0],
+                        MAX_SOURCE_OPTIONS);
                 return -1;
             }
-            o->timeout_s = v;
-            o->timeout_given = 1;
+            o->sources[o->nsources++] = optarg;
+            break;
+        case 'b': o->rebuild_only = 1; break;
+        case 'R': o->repair = 1; break;
+        case 'N': o->repair = 0; break;
         }
     }
     return 0;
+}
+
+/* `stockmesh alerts …`: list, or ack / resolve ID. operands are argv[optind..]. */
+static int alerts_command(const struct config *cfg, int argc, char **argv,
+                          const struct command_options *o)
+{
+    int operands = argc - optind;
+    const char *verb = operands ? argv[optind] : NULL;
+    if (verb && strcmp(verb, "ack") && strcmp(verb, "acknowledge") && strcmp(verb, "resolve")) {
+        fprintf(stderr, "stockmesh alerts: unknown subcommand \"%s\" (ack, resolve)\n", verb);
+        return 2;
+    }
+    if (!verb) {
+        if (o->note) {
+            fprintf(stderr, "stockmesh alerts: --note goes with ack or resolve\n");
+            return 2;
+        }
+        const char *state = o->state ? o->state : "unresolved";
+        if (!alertview_state_valid(state)) {
+            fprintf(stderr, "stockmesh alerts: --state is open, acknowledged, resolved, "
+                            "unresolved or all, not \"%s\"\n", state);
+            return 2;
+        }
+        struct store *store = open_state(cfg);
+        if (!store) return 1;
+        struct alertview_query q = {.state = state, .location = o->location, .rule = o->rule,
+                                    .sku = o->sku, .limit = o->limit_given ? (size_t)o->limit : 0};
+        int rc = alertview_list(store, &q, o->json);
+        store_free(store);
+        return rc;
+    }
+    if (o->json || o->state || o->location || o->rule || o->sku || o->limit_given) {
+        fprintf(stderr, "stockmesh alerts %s: only --note applies\n", verb);
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    long long id = operands == 2 ? strtoll(argv[optind + 1], &end, 10) : 0;
+    if (operands != 2 || errno || end == argv[optind + 1] || *end || id <= 0) {
+        fprintf(stderr, "stockmesh alerts %s: wants one alert ID (a positive number)%s%s%s\n",
+                verb, operands >= 2 ? ", not \"" : "", operands >= 2 ? argv[optind + 1] : "",
+                operands >= 2 ? "\"" : "");
+        return 2;
+    }
+    struct store *store = open_state(cfg);
+    if (!store) return 1;
+    int rc = alertview_transition(store, id, strcmp(verb, "resolve") == 0, o->note);
+    store_free(store);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -638,47 +679,69 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 0;
     }
-    if (strcmp(cmd, "sku") == 0) {
-        if (optind + 1 >= argc) {
-            usage(stderr);
-            return 2;
-        }
-        struct config *cfg = config_load(config_path, err, sizeof err);
-        if (!cfg) {
-            fprintf(stderr, "%s\n", err);
-            return 2;
-        }
-        int rc = show_sku(cfg, argv[optind + 1]);
-        config_free(cfg);
-        return rc;
+    /* the options each command takes, as command_option_table's short codes */
+    static const struct {
+        const char *name, *allowed;
+        int min_operands, max_operands;
+        const char *operands;
+    } commands[] = {
+        {"sku", "j", 1, 1, "wants one SKU"},
+        {"status", "j", 0, 1, "at most one SOURCE"},
+        {"snapshot", "wt", 2, 2, "wants SOURCE and TABLE"},
+        {"alerts", "jsLrkln", 0, 2, "takes ack ID or resolve ID"},
+        {"replay", "Sbt", 0, 0, "takes no operands (name sources with --source)"},
+        {"reconcile", "SRNjlt", 0, 0, "takes no operands (name sources with --source)"},
+    };
+    size_t c = 0;
+    while (c < sizeof commands / sizeof commands[0] && strcmp(commands[c].name, cmd) != 0) c++;
+    if (c == sizeof commands / sizeof commands[0]) {
+        fprintf(stderr, "stockmesh: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        return 2;
     }
-    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "snapshot") == 0) {
-        int status_cmd = strcmp(cmd, "status") == 0;
-        int cargc = argc - optind;
-        char **cargv = argv + optind;
-        struct command_options o;
-        if (parse_command_options(cargc, cargv, status_cmd ? "j" : "wt", &config_path, &o) != 0)
-            return 2;
-        int operands = cargc - optind;
-        if (status_cmd ? operands > 1 : operands != 2) {
-            fprintf(stderr, "stockmesh %s: %s\n", cmd,
-                    status_cmd ? "at most one SOURCE" : "wants SOURCE and TABLE");
-            usage(stderr);
-            return 2;
-        }
-        if (o.timeout_given && !o.wait) {
-            fprintf(stderr, "stockmesh snapshot: --timeout goes with --wait\n");
-            return 2;
-        }
-        struct config *cfg = load_config(config_path);
-        if (!cfg) return 2;
-        int rc = status_cmd ? show_status(cfg, operands ? cargv[optind] : NULL, o.json)
-                            : request_snapshot(cfg, cargv[optind], cargv[optind + 1], o.wait,
-                                               o.timeout_s);
-        config_free(cfg);
-        return rc;
+    int cargc = argc - optind;
+    char **cargv = argv + optind;
+    struct command_options o;
+    if (parse_command_options(cargc, cargv, commands[c].allowed, &config_path, &o) != 0)
+        return 2;
+    int operands = cargc - optind;
+    if (operands < commands[c].min_operands || operands > commands[c].max_operands) {
+        fprintf(stderr, "stockmesh %s: %s\n", cmd, commands[c].operands);
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "stockmesh: unknown command \"%s\"\n", cmd);
-    usage(stderr);
-    return 2;
+    if (o.timeout_given && !strcmp(cmd, "snapshot") && !o.wait) {
+        fprintf(stderr, "stockmesh snapshot: --timeout goes with --wait\n");
+        return 2;
+    }
+    if (!strcmp(cmd, "reconcile") && !o.timeout_given) o.timeout_s = RECONCILE_TIMEOUT_S;
+    struct config *cfg = load_config(config_path);
+    if (!cfg) return 2;
+    int rc = 2;
+    if (!strcmp(cmd, "sku")) {
+        rc = skuview_show(cfg, cargv[optind], o.json);
+    } else if (!strcmp(cmd, "status")) {
+        rc = show_status(cfg, operands ? cargv[optind] : NULL, o.json);
+    } else if (!strcmp(cmd, "snapshot")) {
+        rc = request_snapshot(cfg, cargv[optind], cargv[optind + 1], o.wait, o.timeout_s);
+    } else if (!strcmp(cmd, "alerts")) {
+        rc = alerts_command(cfg, cargc, cargv, &o);
+    } else if (!strcmp(cmd, "replay")) {
+        struct replay_options ro = {.sources = o.sources, .nsources = o.nsources,
+                                    .rebuild_only = o.rebuild_only, .timeout_s = o.timeout_s};
+        struct store *store = o.rebuild_only ? NULL : open_state(cfg);
+        rc = o.rebuild_only || store ? replay_run(cfg, store, &ro) : 1;
+        store_free(store);
+    } else if (!strcmp(cmd, "reconcile")) {
+        struct reconcile_options ro = {.sources = o.sources, .nsources = o.nsources,
+                                       .repair = o.repair, .as_json = o.json,
+                                       .timeout_s = o.timeout_s,
+                                       .show = o.limit_given ? (size_t)o.limit
+                                                             : RECONCILE_SHOW_DEFAULT};
+        struct store *store = open_state(cfg);
+        rc = store ? reconcile_run(cfg, store, &ro) : 1;
+        store_free(store);
+    }
+    config_free(cfg);
+    return rc;
 }

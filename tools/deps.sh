@@ -9,7 +9,7 @@ librdkafka-dev libhiredis-dev libevent-dev libsqlite3-dev libpq-dev libmariadb-d
 libjansson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libsodium-dev
 libmosquitto-dev libcmocka-dev
 postgresql postgresql-contrib redis-server mariadb-server mariadb-client
-curl procps sqlite3 gnuplot-nox
+curl procps sqlite3 gnuplot-nox tzdata
 "
 
 missing=""

@@ -4,20 +4,35 @@
 -- connect. It is the only code that writes the unified stock layer.
 --
 -- Layout (every key of one SKU carries the hash tag {sku}, DESIGN §3):
---   sm:{sku}:f  hash  "<location>|<source>|<kind>" -> "<position>|<quantity>|<commit ms>"
---               kind is o (on_hand), c (committed), u (unavailable). Every source's
---               figure is kept, authoritative or not, for lookups and mismatch rules.
---   sm:{sku}:l  hash  "<location>" -> "<on_hand>|<committed>|<unavailable>|<available>"
---               the location's figures from its authoritative source; available is
---               max(0, on_hand - committed - unavailable - safety_stock).
+--   sm:{sku}    hash  "<location>|<source>" -> "<time ms>|<pos o>|<on_hand>|<pos c>|
+--                                               <committed>|<pos u>|<unavailable>"
+--                     one source's figures at one location (time: when the row says it
+--                     was counted, else its commit, the newest); a kind the source does not
+--                     give has an empty position and quantity, and a position equal to
+--                     the previous kind's is written "=" (most tables give all three
+--                     at once). Every source's figures are kept, authoritative or not,
+--                     for lookups and the mismatch rules.
+--                     "<location>" -> "<on_hand>|<committed>|<unavailable>|<available>|
+--                                      <flags>"
+--                     the location's figures from the source authoritative for each
+--                     kind; available = max(0, on_hand - committed - unavailable -
+--                     safety_stock); flags are the rules it breaks (see FLAG_*).
 --   sm:{sku}:c  hash  "<channel>"   -> "<sum>|<available>|<version>"
+--                     a pickup channel has one field per location: "<channel>@<loc>"
 --                     "<channel>#d" -> last version delivered to the channel
 --                     "#v"          -> the SKU's version; grows by one per change
 --
--- Positions are fixed-width strings that sort in the source's commit order, so a
--- plain string comparison decides whether a fact is new.
+-- Positions are fixed-width upper-case hexadecimal strings that sort in the source's
+-- commit order, so a string comparison decides whether a fact is new (digits and
+-- A-F collate alike in every locale Redis may run under).
 
-local LIBRARY_VERSION = 1
+local LIBRARY_VERSION = 2
+
+local FLAG_MISMATCH = 1      -- an observing source disagrees beyond the tolerance
+local FLAG_NEGATIVE = 2      -- on_hand below zero
+local FLAG_OVERCOMMITTED = 4 -- committed above on_hand
+
+local KINDS = 3
 
 -- Splits "a|b|c" into {"a", "b", "c"}; empty fields are kept.
 local function split(s)
@@ -37,55 +52,106 @@ local function whole(n)
     return string.format('%d', n)
 end
 
--- apply(keys = {f, l, c},
---       args = {location, source, position, commit_ms, authoritative (1|0), safety_stock,
---               on_hand, committed, unavailable ('' when the row lacks that kind),
---               channel_1, buffer_1, channel_2, buffer_2, ...})
--- Returns {applied (0|1), version or 0, channel_1, available_1, ...} listing only the
--- channels whose availability changed.
-local function apply(keys, args)
-    local fkey, lkey, ckey = keys[1], keys[2], keys[3]
-    local loc, src, pos, ts = args[1], args[2], args[3], args[4]
-    local auth = args[5] == '1'
-    local safety = tonumber(args[6]) or 0
-    local kinds = {'o', 'c', 'u'}
+-- A source's figures at a location: {ms, pos = {p1, p2, p3}, qty = {q1, q2, q3}}, with
+-- '' for kinds it does not give.
+local function decode_fact(v)
+    local f = {ms = '0', pos = {'', '', ''}, qty = {'', '', ''}}
+    if not v then return f end
+    local p = split(v)
+    f.ms = p[1]
+    local last = ''
+    for k = 1, KINDS do
+        local pos = p[2 * k] or ''
+        if pos == '=' then pos = last elseif pos ~= '' then last = pos end
+        f.pos[k] = pos
+        f.qty[k] = p[2 * k + 1] or ''
+    end
+    return f
+end
 
-    local fresh = false
-    for i = 1, 3 do
-        local q = args[6 + i]
-        if q ~= '' then
-            local field = loc .. '|' .. src .. '|' .. kinds[i]
-            local old = redis.call('HGET', fkey, field)
-            if not old or split(old)[1] < pos then
-                redis.call('HSET', fkey, field, pos .. '|' .. q .. '|' .. ts)
-                fresh = true
-            else
-                args[6 + i] = '' -- older or duplicate: this kind keeps its stored value
+local function encode_fact(f)
+    local out, last = {f.ms}, nil
+    for k = 1, KINDS do
+        local pos = f.pos[k]
+        if pos ~= '' and pos == last then
+            out[#out + 1] = '='
+        else
+            out[#out + 1] = pos
+            if pos ~= '' then last = pos end
+        end
+        out[#out + 1] = f.qty[k]
+    end
+    return table.concat(out, '|')
+end
+
+-- The location row: {on_hand, committed, unavailable, available, flags}.
+local function decode_row(v)
+    if not v then return {0, 0, 0, 0, 0} end
+    local p = split(v)
+    return {tonumber(p[1]) or 0, tonumber(p[2]) or 0, tonumber(p[3]) or 0, tonumber(p[4]) or 0,
+            tonumber(p[5]) or 0}
+end
+
+local function encode_row(r)
+    return whole(r[1]) .. '|' .. whole(r[2]) .. '|' .. whole(r[3]) .. '|' .. whole(r[4]) .. '|' ..
+               whole(r[5])
+end
+
+local KIND_NAMES = {'on_hand', 'committed', 'unavailable'}
+
+-- The rules a location breaks, from its row and every source's figures there.
+-- auth[k] names the source authoritative for kind k ('' = none: no mismatch rule);
+-- sources lists every configured source. Returns flags and, for a mismatch, a
+-- description "<source>|<kind>|<observed>|<authoritative>" of the first one found.
+local function judge(skey, loc, row, auth, sources, tol_abs, tol_pct)
+    local flags, detail = 0, ''
+    if row[1] < 0 then flags = flags + FLAG_NEGATIVE end
+    if row[2] > 0 and row[2] > row[1] then flags = flags + FLAG_OVERCOMMITTED end
+    local facts = {}
+    for k = 1, KINDS do
+        local a = auth[k]
+        if a ~= '' then
+            if not facts[a] then facts[a] = decode_fact(redis.call('HGET', skey, loc .. '|' .. a)) end
+            local want = tonumber(facts[a].qty[k])
+            if want then
+                for _, s in ipairs(sources) do
+                    if s ~= a then
+                        if not facts[s] then
+                            facts[s] = decode_fact(redis.call('HGET', skey, loc .. '|' .. s))
+                        end
+                        local seen = tonumber(facts[s].qty[k])
+                        if seen then
+                            local allowed = math.max(tol_abs, tol_pct * math.abs(want) / 100)
+                            if math.abs(seen - want) > allowed and detail == '' then
+                                detail = s .. '|' .. KIND_NAMES[k] .. '|' .. whole(seen) .. '|' ..
+                                             whole(want)
+                            end
+                        end
+                    end
+                end
             end
         end
     end
-    if not fresh then return {0, 0} end
-    if not auth then return {1, 0} end
+    if detail ~= '' then flags = flags + FLAG_MISMATCH end
+    return flags, detail
+end
 
-    local oh, cm, un, before = 0, 0, 0, 0
-    local l = redis.call('HGET', lkey, loc)
-    if l then
-        local p = split(l)
-        oh, cm, un, before = tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4])
-    end
-    if args[7] ~= '' then oh = tonumber(args[7]) end
-    if args[8] ~= '' then cm = tonumber(args[8]) end
-    if args[9] ~= '' then un = tonumber(args[9]) end
-    local after = oh - cm - un - safety
-    if after < 0 then after = 0 end -- clamp per location before summing
-    redis.call('HSET', lkey, loc, whole(oh) .. '|' .. whole(cm) .. '|' .. whole(un) .. '|' .. whole(after))
+-- Reads the common rule arguments starting at args[i]: auth_o, auth_c, auth_u, tolerance,
+-- tolerance_percent, nsources, source_1 … Returns auth, sources, tol_abs, tol_pct, next i.
+local function rule_args(args, i)
+    local auth = {args[i], args[i + 1], args[i + 2]}
+    local tol_abs, tol_pct = tonumber(args[i + 3]) or 0, tonumber(args[i + 4]) or 0
+    local n = tonumber(args[i + 5]) or 0
+    local sources = {}
+    for j = 1, n do sources[j] = args[i + 5 + j] end
+    return auth, sources, tol_abs, tol_pct, i + 6 + n
+end
 
-    local delta = after - before
-    if delta == 0 then return {1, 0} end
-
-    local out = {1, 0}
+-- Adds delta to the channel sums; returns the version (or nil) and appends changed
+-- channels to out as channel, available pairs.
+local function add_to_channels(ckey, args, first, delta, out)
     local version = nil
-    for i = 10, #args, 2 do
+    for i = first, #args, 2 do
         local ch, buffer = args[i], tonumber(args[i + 1]) or 0
         local sum, avail, ver = 0, 0, '0'
         local c = redis.call('HGET', ckey, ch)
@@ -104,7 +170,203 @@ local function apply(keys, args)
         end
         redis.call('HSET', ckey, ch, whole(sum) .. '|' .. whole(now) .. '|' .. ver)
     end
-    if version then out[2] = version end
+    return version
+end
+
+-- apply(keys = {sm:{sku}, sm:{sku}:c},
+--       args = {location, source, position, commit_ms, safety_stock,
+--               on_hand, committed, unavailable ('' when the row lacks that kind),
+--               auth_o, auth_c, auth_u, tolerance, tolerance_percent,
+--               nsources, source_1, …, source_n,
+--               channel_1, buffer_1, channel_2, buffer_2, …})
+-- Returns {applied (0|1), version or 0, flags before, flags after, mismatch detail,
+--          channel_1, available_1, …} listing only the channels whose availability
+-- changed. A duplicate or older fact changes nothing and reports the current flags.
+local function apply(keys, args)
+    local skey, ckey = keys[1], keys[2]
+    local loc, src, pos, ms = args[1], args[2], args[3], args[4]
+    local safety = tonumber(args[5]) or 0
+    local auth, sources, tol_abs, tol_pct, first_channel = rule_args(args, 9)
+
+    local field = loc .. '|' .. src
+    local fact = decode_fact(redis.call('HGET', skey, field))
+    local fresh = {}
+    local any = false
+    for k = 1, KINDS do
+        local q = args[5 + k]
+        if q ~= '' and (fact.pos[k] == '' or fact.pos[k] < pos) then
+            fact.pos[k] = pos
+            fact.qty[k] = q
+            fresh[k] = true
+            any = true
+        end
+    end
+    local row = decode_row(redis.call('HGET', skey, loc))
+    local before_flags = row[5]
+    if not any then return {0, 0, before_flags, before_flags, ''} end
+    if (tonumber(ms) or 0) > (tonumber(fact.ms) or 0) then fact.ms = ms end
+    redis.call('HSET', skey, field, encode_fact(fact))
+
+    local before = row[4]
+    for k = 1, KINDS do
+        if fresh[k] and (auth[k] == '' or auth[k] == src) then row[k] = tonumber(fact.qty[k]) end
+    end
+    local after = row[1] - row[2] - row[3] - safety
+    if after < 0 then after = 0 end -- clamp per location before summing
+    row[4] = after
+    local detail
+    row[5], detail = judge(skey, loc, row, auth, sources, tol_abs, tol_pct)
+    redis.call('HSET', skey, loc, encode_row(row))
+
+    local out = {1, 0, before_flags, row[5], detail}
+    if after ~= before then
+        local version = add_to_channels(ckey, args, first_channel, after - before, out)
+        if version then out[2] = version end
+    end
+    return out
+end
+
+-- judge(keys = {sm:{sku}}, args = {location, auth_o, auth_c, auth_u, tolerance,
+--       tolerance_percent, nsources, source_1, …}): the rules the location breaks now,
+-- as {flags, mismatch detail, on_hand, committed, unavailable}. Read-only: the sweep
+-- that raises alerts asks again before raising.
+local function judge_now(keys, args)
+    local auth, sources, tol_abs, tol_pct = rule_args(args, 2)
+    local row = decode_row(redis.call('HGET', keys[1], args[1]))
+    local flags, detail = judge(keys[1], args[1], row, auth, sources, tol_abs, tol_pct)
+    return {flags, detail, row[1], row[2], row[3]}
+end
+
+-- rebuild(keys = {sm:{sku}, sm:{sku}:c},
+--         args = {nstale, source_1, below_1, …,
+--                 nlocations, then per location: code, safety_stock, auth_o, auth_c,
+--                 auth_u, nchannels, channel_1, …,
+--                 tolerance, tolerance_percent, nsources, source_1, …,
+--                 nchannels, channel_1, buffer_1, …})
+-- Recomputes every location row and channel sum from the stored figures under the
+-- configuration given (after a change of safety stock, authority or channel
+-- membership, or after a replay). A source's figures whose newest position is below
+-- below_i were not seen again by a complete re-read of that source: the row is gone
+-- there, so they are dropped. Returns {version or 0, dropped, channel_1, available_1,
+-- …} for the channels whose availability changed.
+local function rebuild(keys, args)
+    local skey, ckey = keys[1], keys[2]
+    local i = 1
+    local stale = {}
+    local nstale = tonumber(args[i]); i = i + 1
+    for _ = 1, nstale do
+        stale[args[i]] = args[i + 1]
+        i = i + 2
+    end
+    local locations = {}
+    local nloc = tonumber(args[i]); i = i + 1
+    for _ = 1, nloc do
+        local l = {code = args[i], safety = tonumber(args[i + 1]) or 0,
+                   auth = {args[i + 2], args[i + 3], args[i + 4]}, channels = {}}
+        local nch = tonumber(args[i + 5])
+        i = i + 6
+        for c = 1, nch do l.channels[c] = args[i + c - 1] end
+        i = i + nch
+        locations[l.code] = l
+    end
+    local tol_abs, tol_pct = tonumber(args[i]) or 0, tonumber(args[i + 1]) or 0
+    local nsrc = tonumber(args[i + 2]); i = i + 3
+    local sources = {}
+    for s = 1, nsrc do sources[s] = args[i + s - 1] end
+    i = i + nsrc
+    local buffers = {}
+    local nch = tonumber(args[i]); i = i + 1
+    for _ = 1, nch do
+        buffers[args[i]] = tonumber(args[i + 1]) or 0
+        i = i + 2
+    end
+
+    -- drop what a complete re-read did not see again, and collect each location's
+    -- figures per kind from its authoritative source
+    local all = redis.call('HGETALL', skey)
+    local rows, old_rows = {}, {}
+    local dropped = 0
+    for j = 1, #all, 2 do
+        local f, v = all[j], all[j + 1]
+        local bar = string.find(f, '|', 1, true)
+        if not bar then
+            old_rows[f] = v
+        else
+            local loc, src = string.sub(f, 1, bar - 1), string.sub(f, bar + 1)
+            local fact = decode_fact(v)
+            local newest = ''
+            for k = 1, KINDS do if fact.pos[k] > newest then newest = fact.pos[k] end end
+            if stale[src] and newest < stale[src] then
+                redis.call('HDEL', skey, f)
+                dropped = dropped + 1
+            else
+                local l = locations[loc]
+                if l then
+                    local r = rows[loc] or {0, 0, 0, 0, 0, pos = {'', '', ''}}
+                    for k = 1, KINDS do
+                        local a = l.auth[k]
+                        if fact.qty[k] ~= '' and (a == src or (a == '' and fact.pos[k] > r.pos[k])) then
+                            r[k] = tonumber(fact.qty[k])
+                            r.pos[k] = fact.pos[k]
+                        end
+                    end
+                    rows[loc] = r
+                end
+            end
+        end
+    end
+    local sums = {}
+    for code, _ in pairs(old_rows) do
+        if not rows[code] then redis.call('HDEL', skey, code) end
+    end
+    for code, r in pairs(rows) do
+        local l = locations[code]
+        local avail = r[1] - r[2] - r[3] - l.safety
+        if avail < 0 then avail = 0 end
+        r[4] = avail
+        local row = {r[1], r[2], r[3], avail, 0}
+        row[5] = judge(skey, code, row, l.auth, sources, tol_abs, tol_pct)
+        redis.call('HSET', skey, code, encode_row(row))
+        for _, ch in ipairs(l.channels) do sums[ch] = (sums[ch] or 0) + avail end
+    end
+
+    local out = {0, dropped}
+    local version = nil
+    local current = redis.call('HGETALL', ckey)
+    local known = {}
+    for j = 1, #current, 2 do
+        local f = current[j]
+        if string.sub(f, 1, 1) ~= '#' and not string.find(f, '#', 1, true) then known[f] = current[j + 1] end
+    end
+    local absent = {}
+    for ch, _ in pairs(buffers) do
+        if not known[ch] then
+            known[ch] = '0|0|0'
+            absent[ch] = true
+        end
+    end
+    for ch, v in pairs(known) do
+      if not buffers[ch] then
+        redis.call('HDEL', ckey, ch, ch .. '#d') -- no longer configured
+      elseif absent[ch] and (sums[ch] or 0) == 0 then
+        -- nothing of this SKU at the channel's locations: stays absent, as apply leaves
+        -- it (a field per pickup store for every SKU would cost memory for nothing)
+      else
+        local p = split(v)
+        local sum = sums[ch] or 0
+        local now = sum - (buffers[ch] or 0)
+        if now < 0 then now = 0 end
+        local ver = p[3]
+        if now ~= tonumber(p[2]) then
+            if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
+            ver = whole(version)
+            out[#out + 1] = ch
+            out[#out + 1] = now
+        end
+        redis.call('HSET', ckey, ch, whole(sum) .. '|' .. whole(now) .. '|' .. ver)
+      end
+    end
+    if version then out[1] = version end
     return out
 end
 
@@ -140,11 +402,70 @@ local function pending(keys, args)
     return out
 end
 
+-- crosswalk(keys = {sm:{xw:<name>}, sm:{xw:<name>}:pending}, args = {code, sku}):
+-- records (sku given) or forgets (sku '') what an item code translates to. Returns the
+-- facts deferred while the code was unknown, oldest first; the caller applies them and
+-- then removes them with crosswalk_done.
+local function crosswalk(keys, args)
+    if args[2] == '' then
+        redis.call('HDEL', keys[1], args[1])
+        return {}
+    end
+    redis.call('HSET', keys[1], args[1], args[2])
+    -- no longer waiting: the expiry sweep must not send these to the DLQ while the
+    -- caller applies them (a crash before crosswalk_done leaves the list, and the
+    -- re-delivered crosswalk row returns it again)
+    redis.call('ZREM', keys[2], args[1])
+    return redis.call('LRANGE', keys[2] .. ':' .. args[1], 0, -1)
+end
+
+-- crosswalk_done(keys = {pending}, args = {code, n}): drops the n oldest deferred facts
+-- of a code, once the caller has applied them.
+local function crosswalk_done(keys, args)
+    local list = keys[1] .. ':' .. args[1]
+    redis.call('LTRIM', list, tonumber(args[2]), -1)
+    return 1
+end
+
+-- translate(keys = {crosswalk, pending}, args = {code, now_ms, deferred fact}): the SKU
+-- of an item code; when the code is unknown, keeps the fact to apply once the
+-- crosswalk learns it, and returns false. Atomic with crosswalk(), so a fact is
+-- either translated or found by the crosswalk change that makes it translatable.
+local function translate(keys, args)
+    local sku = redis.call('HGET', keys[1], args[1])
+    if sku then return sku end
+    redis.call('ZADD', keys[2], 'NX', args[2], args[1])
+    redis.call('RPUSH', keys[2] .. ':' .. args[1], args[3])
+    return false
+end
+
+-- expired_codes(keys = {pending}, args = {older_than_ms, limit}): item codes unknown
+-- since before older_than_ms, with their deferred facts, removed:
+-- {code_1, {fact, …}, code_2, …}. The caller sends them to the DLQ.
+local function expired_codes(keys, args)
+    local codes = redis.call('ZRANGEBYSCORE', keys[1], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
+    local out = {}
+    for _, code in ipairs(codes) do
+        local list = keys[1] .. ':' .. code
+        out[#out + 1] = code
+        out[#out + 1] = redis.call('LRANGE', list, 0, -1)
+        redis.call('DEL', list)
+        redis.call('ZREM', keys[1], code)
+    end
+    return out
+end
+
 local function version()
     return LIBRARY_VERSION
 end
 
 redis.register_function('stockmesh_apply', apply)
+redis.register_function('stockmesh_rebuild', rebuild)
 redis.register_function('stockmesh_delivered', delivered)
+redis.register_function('stockmesh_crosswalk', crosswalk)
+redis.register_function('stockmesh_crosswalk_done', crosswalk_done)
+redis.register_function('stockmesh_translate', translate)
+redis.register_function('stockmesh_expired_codes', expired_codes)
+redis.register_function{function_name = 'stockmesh_judge', callback = judge_now, flags = {'no-writes'}}
 redis.register_function{function_name = 'stockmesh_pending', callback = pending, flags = {'no-writes'}}
 redis.register_function{function_name = 'stockmesh_version', callback = version, flags = {'no-writes'}}

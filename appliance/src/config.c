@@ -16,9 +16,11 @@
 #include "stockmesh/config.h"
 
 #include "stockmesh/log.h"
+#include "stockmesh/timeconv.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -121,13 +123,20 @@ _Static_assert(sizeof(enum config_source_type) == sizeof(int), "enums are stored
 
 static const struct enum_name source_types[] = {
     {"postgres", CONFIG_SOURCE_POSTGRES}, {"mariadb", CONFIG_SOURCE_MARIADB}, {NULL, 0}};
+static const struct enum_name fulfilments[] = {
+    {"ship", CONFIG_SHIP}, {"pickup", CONFIG_PICKUP}, {NULL, 0}};
 static const struct enum_name log_levels[] = {
     {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warning", LOG_WARNING}, {"error", LOG_ERROR},
     {NULL, 0}};
 
 static const struct field table_fields[] = {
     F_TABLENAME(struct config_table, "table", schema, name, REQUIRED),
-    F_STRING(struct config_table, "sku", sku_column, REQUIRED, NULL),
+    F_STRING(struct config_table, "sku", sku_column, 0, NULL),
+    F_STRING(struct config_table, "item", item_column, 0, NULL),
+    F_STRING(struct config_table, "crosswalk", crosswalk, 0, NULL),
+    F_STRING(struct config_table, "defines_crosswalk", defines_crosswalk, 0, NULL),
+    F_STRING(struct config_table, "code", code_column, 0, NULL),
+    F_STRING(struct config_table, "time", time_column, 0, NULL),
     F_STRING(struct config_table, "location", location_column, 0, NULL),
     F_STRING(struct config_table, "location_code", location_code, 0, NULL),
     F_STRING(struct config_table, "on_hand", quantity_column[CONFIG_ON_HAND], 0, NULL),
@@ -146,6 +155,7 @@ static const struct field source_fields[] = {
     F_STRING(struct config_source, "slot", slot, 0, NULL),               /* default: checks */
     F_STRING(struct config_source, "publication", publication, 0, NULL), /* default: checks */
     F_STRING(struct config_source, "timezone", timezone, 0, "UTC"),
+    F_STRING(struct config_source, "timestamp_format", timestamp_format, 0, NULL),
     F_INT(struct config_source, "heartbeat_ms", heartbeat_ms, 100, 3600000, 10000),
     F_INT(struct config_source, "snapshot_parallel", snapshot_parallel, 1, 16, 2),
     F_INT(struct config_source, "snapshot_chunk_rows", snapshot_chunk_rows, 10, 1000000, 5000),
@@ -177,6 +187,7 @@ static const struct field channel_fields[] = {
     F_STRLIST(struct config_channel, "location_tags", location_tags, nlocation_tags),
     F_STRLIST(struct config_channel, "locations", location_codes, nlocation_codes),
     F_INT(struct config_channel, "buffer", buffer, 0, 1000000000, 0),
+    F_ENUM(struct config_channel, "fulfilment", fulfilment, 0, fulfilments, CONFIG_SHIP),
     F_INT(struct config_channel, "batch_max", batch_max, 1, 10000, 100),
     F_INT(struct config_channel, "batch_wait_ms", batch_wait_ms, 0, 60000, 0),
     F_INT(struct config_channel, "timeout_ms", timeout_ms, 1, 600000, 5000),
@@ -189,11 +200,40 @@ static const struct schema channel_schema = {
 static const struct field authority_fields[] = {
     F_STRING(struct config_authority, "location_type", location_type, REQUIRED, NULL),
     F_STRING(struct config_authority, "source", source, REQUIRED, NULL),
+    F_STRLIST(struct config_authority, "quantities", quantities, nquantities),
     {0}};
 FIELDS_FIT(authority_fields);
 static const struct schema authority_schema = {
     "authority rule", sizeof(struct config_authority), offsetof(struct config_authority, line),
     authority_fields};
+
+static const struct field item_class_fields[] = {
+    F_STRING(struct config_item_class, "name", name, REQUIRED, NULL),
+    F_STRLIST(struct config_item_class, "skus", skus, nskus),
+    F_INT(struct config_item_class, "safety_stock", safety_stock, 0, 1000000000, -1),
+    F_INT(struct config_item_class, "tolerance", tolerance, 0, 1000000000, -1),
+    F_INT(struct config_item_class, "tolerance_percent", tolerance_percent, 0, 100, -1),
+    {0}};
+FIELDS_FIT(item_class_fields);
+static const struct schema item_class_schema = {
+    "item class", sizeof(struct config_item_class), offsetof(struct config_item_class, line),
+    item_class_fields};
+
+static const struct field skus_fields[] = {
+    F_STRING(struct config, "pattern", skus.pattern, 0, NULL), {0}};
+FIELDS_FIT(skus_fields);
+static const struct schema skus_schema = {"SKU settings", 0, NO_LINE, skus_fields};
+
+static const struct field rules_fields[] = {
+    F_INT(struct config, "mismatch_grace_s", rules.mismatch_grace_s, 0, 86400, 60),
+    F_INT(struct config, "tolerance", rules.tolerance, 0, 1000000000, 0),
+    F_INT(struct config, "tolerance_percent", rules.tolerance_percent, 0, 100, 0),
+    F_INT(struct config, "stale_source_s", rules.stale_source_s, 10, 604800, 300),
+    F_INT(struct config, "unknown_item_after_s", rules.unknown_item_after_s, 0, 604800, 300),
+    F_STRLIST(struct config, "contacts", rules.contacts, rules.ncontacts),
+    {0}};
+FIELDS_FIT(rules_fields);
+static const struct schema rules_schema = {"rule settings", 0, NO_LINE, rules_fields};
 
 static const struct field log_fields[] = {
     F_ENUM(struct config, "level", log_level, 0, log_levels, LOG_INFO), {0}};
@@ -239,6 +279,9 @@ static const struct field config_fields[] = {
               location_schema),
     F_OBJLIST(struct config, "channels", channels, nchannels, 0, channel_schema),
     F_OBJLIST(struct config, "authority", authority, nauthority, 0, authority_schema),
+    F_OBJLIST(struct config, "item_classes", item_classes, nitem_classes, 0, item_class_schema),
+    F_GROUP("skus", skus_schema),
+    F_GROUP("rules", rules_schema),
     {0}};
 FIELDS_FIT(config_fields);
 static const struct schema config_schema = {"configuration", sizeof(struct config), NO_LINE,
@@ -1206,8 +1249,64 @@ static int dsn_has_password(const char *dsn)
     return 0;
 }
 
+/* The crosswalk names the tables of every source define, for references. */
+static void crosswalk_names(const struct config *cfg, struct name_set *set)
+{
+    for (size_t i = 0; i < cfg->nsources; i++)
+        for (size_t j = 0; j < cfg->sources[i].ntables; j++)
+            if (cfg->sources[i].tables[j].defines_crosswalk)
+                set_add(set, cfg->sources[i].tables[j].defines_crosswalk);
+}
+
+/* Two tables defining one crosswalk would share its Redis hash: a delete in one would
+ * forget a code the other still defines. */
+static void check_crosswalks_unique(struct loader *ld, const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsources; i++)
+        for (size_t j = 0; j < cfg->sources[i].ntables; j++) {
+            const struct config_table *t = &cfg->sources[i].tables[j];
+            if (!t->defines_crosswalk) continue;
+            const struct config_source *first_src = NULL;
+            const struct config_table *first = config_crosswalk(cfg, t->defines_crosswalk,
+                                                                &first_src);
+            if (first == t) continue;
+            struct path p = {.len = 0};
+            path_push_key(&p, "sources", 7);
+            path_push_index(&p, i);
+            path_push_key(&p, "tables", 6);
+            path_push_index(&p, j);
+            char buf[EXCERPT_BUF];
+            report_key(ld, line_of(ld, &t->defines_crosswalk, t->line), &p, "defines_crosswalk",
+                       "crosswalk \"%s\" is already defined by %s.%s (line %d)",
+                       shown(t->defines_crosswalk, buf, sizeof buf), first->schema, first->name,
+                       first->line);
+        }
+}
+
+static void check_crosswalk_table(struct loader *ld, struct config_table *t, const struct path *tp)
+{
+    if (!t->code_column)
+        report_key(ld, t->line, tp, NULL,
+                   "defines a crosswalk: set code (the column holding the item code)");
+    if (!t->sku_column)
+        report_key(ld, t->line, tp, NULL,
+                   "defines a crosswalk: set sku (the column holding the canonical SKU)");
+    if (t->item_column || t->crosswalk || t->location_column || t->location_code ||
+        t->time_column || t->quantity_column[0] || t->quantity_column[1] ||
+        t->quantity_column[2])
+        report_key(ld, t->line, tp, NULL,
+                   "a crosswalk table maps only code and sku: remove item, crosswalk, "
+                   "location, location_code, time and the quantities");
+    if (!only_chars(t->defines_crosswalk, "_-")) {
+        char buf[EXCERPT_BUF];
+        report_key(ld, line_of(ld, &t->defines_crosswalk, t->line), tp, "defines_crosswalk",
+                   "must contain only a-z, 0-9, _ and -, got \"%s\"",
+                   shown(t->defines_crosswalk, buf, sizeof buf));
+    }
+}
+
 static void check_tables(struct loader *ld, struct config_source *src, const struct path *sp,
-                         const struct name_set *codes)
+                         const struct name_set *codes, const struct name_set *crosswalks)
 {
     struct name_ref *refs = oom_check(ld, calloc(src->ntables + 1, sizeof *refs));
     if (!refs) return;
@@ -1219,6 +1318,29 @@ static void check_tables(struct loader *ld, struct config_source *src, const str
         struct path tp;
         item_path(&tp, &list, i);
         refs[i] = (struct name_ref){t->schema, t->name, i, line_of(ld, &t->name, t->line)};
+        if (t->defines_crosswalk) {
+            check_crosswalk_table(ld, t, &tp);
+            continue;
+        }
+        if (t->code_column)
+            report_key(ld, line_of(ld, &t->code_column, t->line), &tp, "code",
+                       "belongs to a crosswalk table (with defines_crosswalk)");
+        if (t->sku_column && (t->item_column || t->crosswalk))
+            report_key(ld, t->line, &tp, NULL,
+                       "set either sku (a column holding the canonical SKU) or item and "
+                       "crosswalk (an item code translated to the SKU), not both");
+        else if (!t->sku_column && !t->item_column && !t->crosswalk)
+            report_key(ld, t->line, &tp, NULL,
+                       "needs sku (the column holding the canonical SKU), or item and "
+                       "crosswalk");
+        else if (!t->sku_column && (!t->item_column || !t->crosswalk))
+            report_key(ld, t->line, &tp, NULL,
+                       "item and crosswalk go together: the item code column and the "
+                       "crosswalk that translates it");
+        else if (t->crosswalk && !set_has(crosswalks, t->crosswalk))
+            report_key(ld, line_of(ld, &t->crosswalk, t->line), &tp, "crosswalk",
+                       "no table defines crosswalk \"%s\" (defines_crosswalk: %s)",
+                       shown(t->crosswalk, buf, sizeof buf), shown(t->crosswalk, buf, sizeof buf));
         if (t->location_column && t->location_code)
             report_key(ld, t->line, &tp, NULL,
                        "set either location (a column) or location_code (one fixed "
@@ -1251,7 +1373,8 @@ static int default_names(struct loader *ld, struct config_source *src)
     return -1;
 }
 
-static void check_sources(struct loader *ld, struct config *cfg, const struct name_set *codes)
+static void check_sources(struct loader *ld, struct config *cfg, const struct name_set *codes,
+                          const struct name_set *crosswalks)
 {
     struct name_ref *refs = oom_check(ld, calloc(cfg->nsources + 1, sizeof *refs));
     if (!refs) return;
@@ -1283,7 +1406,19 @@ static void check_sources(struct loader *ld, struct config *cfg, const struct na
                 report_key(ld, line_of(ld, &src->publication, name_line), &sp, "publication",
                            "must be at most 63 bytes long");
         }
-        check_tables(ld, src, &sp, codes);
+        char why[256];
+        if (timeconv_zone_check(src->timezone, why, sizeof why) != 0)
+            report_key(ld, line_of(ld, &src->timezone, src->line), &sp, "timezone", "%s", why);
+        /* the named formats timeconv_new() knows, or a strptime(3) format */
+        const char *tf = src->timestamp_format;
+        if (tf && strcmp(tf, "iso8601") && strcmp(tf, "epoch_s") && strcmp(tf, "epoch_ms") &&
+            !strchr(tf, '%'))
+            report_key(ld, line_of(ld, &src->timestamp_format, src->line), &sp,
+                       "timestamp_format",
+                       "expected iso8601, epoch_s, epoch_ms or a strptime format (with %% "
+                       "conversions such as \"%%d.%%m.%%Y %%H:%%M:%%S\"), got \"%s\"",
+                       shown(tf, buf, sizeof buf));
+        check_tables(ld, src, &sp, codes, crosswalks);
     }
     check_unique(ld, refs, cfg->nsources, &list, "name", "source name");
     free(refs);
@@ -1398,48 +1533,103 @@ static void check_channels(struct loader *ld, struct config *cfg, const struct n
     free(refs);
 }
 
+static unsigned kinds_mapped(const struct config *cfg)
+{
+    unsigned kinds = 0;
+    for (size_t i = 0; i < cfg->nsources; i++)
+        for (size_t j = 0; j < cfg->sources[i].ntables; j++)
+            for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
+                if (cfg->sources[i].tables[j].quantity_column[k]) kinds |= 1u << k;
+    return kinds;
+}
+
 static void check_authority(struct loader *ld, struct config *cfg, const struct name_set *types,
                             const struct name_set *sources)
 {
-    struct name_ref *refs = oom_check(ld, calloc(cfg->nauthority + 1, sizeof *refs));
-    if (!refs) return;
     struct path list = {.len = 0};
     path_push_key(&list, "authority", 9);
-    char buf[EXCERPT_BUF];
+    char buf[EXCERPT_BUF], buf2[EXCERPT_BUF];
     for (size_t i = 0; i < cfg->nauthority; i++) {
         struct config_authority *a = &cfg->authority[i];
         struct path ap;
         item_path(&ap, &list, i);
         int type_line = line_of(ld, &a->location_type, a->line);
-        refs[i] = (struct name_ref){a->location_type, NULL, i, type_line};
         if (!set_has(types, a->location_type))
             report_key(ld, type_line, &ap, "location_type", "no location has type \"%s\"",
                        shown(a->location_type, buf, sizeof buf));
         if (!set_has(sources, a->source))
             report_key(ld, line_of(ld, &a->source, a->line), &ap, "source",
                        "no source is named \"%s\"", shown(a->source, buf, sizeof buf));
+        a->kinds = a->nquantities ? 0 : (1u << CONFIG_QUANTITY_KINDS) - 1;
+        for (size_t q = 0; q < a->nquantities; q++) {
+            int k = 0;
+            while (k < CONFIG_QUANTITY_KINDS && strcmp(a->quantities[q], config_quantity_name(k)))
+                k++;
+            if (k == CONFIG_QUANTITY_KINDS) {
+                struct path qp = ap;
+                path_push_key(&qp, "quantities", 10);
+                path_push_index(&qp, q);
+                report_key(ld, line_of(ld, &a->quantities[q], a->line), &qp, NULL,
+                           "expected on_hand, committed or unavailable, got \"%s\"",
+                           shown(a->quantities[q], buf, sizeof buf));
+            } else {
+                a->kinds |= 1u << k;
+            }
+        }
+        for (size_t j = 0; j < i; j++) {
+            const struct config_authority *e = &cfg->authority[j];
+            if (strcmp(e->location_type, a->location_type) || !(e->kinds & a->kinds)) continue;
+            report_key(ld, type_line, &ap, NULL,
+                       "a second source for the same quantity of type \"%s\" (rule at line "
+                       "%d names %s): each quantity has one authoritative source",
+                       shown(a->location_type, buf, sizeof buf), e->line,
+                       shown(e->source, buf2, sizeof buf2));
+            break;
+        }
     }
-    check_unique(ld, refs, cfg->nauthority, &list, "location_type", "location type");
-    free(refs);
     /* With several sources, figures for one location may come from more than one of
        them, and their positions cannot be compared: someone must be authoritative. */
     if (cfg->nsources < 2) return;
+    unsigned mapped = kinds_mapped(cfg);
     for (size_t i = 0; i < cfg->nlocations; i++) {
         const struct config_location *loc = &cfg->locations[i];
         int first_of_type = 1;
         for (size_t j = 0; j < i && first_of_type; j++)
             if (!strcmp(cfg->locations[j].type, loc->type)) first_of_type = 0;
-        if (!first_of_type || config_authority_for(cfg, loc->type)) continue;
-        struct path lp = {.len = 0};
-        path_push_key(&lp, "locations", 9);
-        struct path ip;
-        item_path(&ip, &lp, i);
-        report_key(ld, line_of(ld, &loc->type, loc->line), &ip, "type",
-                   "no authority rule names type \"%s\", and %zu sources are configured: add "
-                   "one under authority (location_type: %s, source: …)",
-                   shown(loc->type, buf, sizeof buf), cfg->nsources,
-                   shown(loc->type, buf, sizeof buf));
+        if (!first_of_type) continue;
+        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
+            if (!(mapped & (1u << k)) || config_authority_for(cfg, loc->type, k)) continue;
+            struct path lp = {.len = 0};
+            path_push_key(&lp, "locations", 9);
+            struct path ip;
+            item_path(&ip, &lp, i);
+            report_key(ld, line_of(ld, &loc->type, loc->line), &ip, "type",
+                       "no authority rule names %s at type \"%s\", and %zu sources are "
+                       "configured: add one under authority (location_type: %s, source: …)",
+                       config_quantity_name(k), shown(loc->type, buf, sizeof buf),
+                       cfg->nsources, shown(loc->type, buf2, sizeof buf2));
+            break;
+        }
     }
+}
+
+static void check_item_classes(struct loader *ld, struct config *cfg)
+{
+    struct name_ref *refs = oom_check(ld, calloc(cfg->nitem_classes + 1, sizeof *refs));
+    if (!refs) return;
+    struct path list = {.len = 0};
+    path_push_key(&list, "item_classes", 12);
+    for (size_t i = 0; i < cfg->nitem_classes; i++) {
+        struct config_item_class *c = &cfg->item_classes[i];
+        struct path cp;
+        item_path(&cp, &list, i);
+        refs[i] = (struct name_ref){c->name, NULL, i, line_of(ld, &c->name, c->line)};
+        if (!c->nskus)
+            report_key(ld, c->line, &cp, "skus",
+                       "selects no SKU: list glob patterns such as \"SKU-01*\"");
+    }
+    check_unique(ld, refs, cfg->nitem_classes, &list, "name", "item class");
+    free(refs);
 }
 
 /* The checks that span several keys; the walk has filled every required field. */
@@ -1451,8 +1641,12 @@ static void check_config(struct loader *ld, struct config *cfg)
     struct name_set types = {calloc(cfg->nlocations + 1, sizeof(char *)), 0};
     struct name_set tags = {calloc(ntags + 1, sizeof(char *)), 0};
     struct name_set sources = {calloc(cfg->nsources + 1, sizeof(char *)), 0};
+    size_t ntables = 0;
+    for (size_t i = 0; i < cfg->nsources; i++) ntables += cfg->sources[i].ntables;
+    struct name_set crosswalks = {calloc(ntables + 1, sizeof(char *)), 0};
     struct name_ref *refs = calloc(cfg->nlocations + 1, sizeof *refs);
-    if (!codes.names || !types.names || !tags.names || !sources.names || !refs) {
+    if (!codes.names || !types.names || !tags.names || !sources.names || !crosswalks.names ||
+        !refs) {
         ld->oom = 1;
         goto out;
     }
@@ -1468,14 +1662,30 @@ static void check_config(struct loader *ld, struct config *cfg)
     set_seal(&types);
     set_seal(&tags);
     set_seal(&sources);
+    crosswalk_names(cfg, &crosswalks);
+    size_t ndefined = crosswalks.n;
+    set_seal(&crosswalks);
+    if (crosswalks.n != ndefined) check_crosswalks_unique(ld, cfg);
 
     struct path list = {.len = 0};
     path_push_key(&list, "locations", 9);
+    /* "<location>|<source>" names a source's figures in Redis and "<rule>|<sku>|<location>"
+       an alert: a '|' in a code would split into another location */
+    for (size_t i = 0; i < cfg->nlocations; i++) {
+        if (!strchr(cfg->locations[i].code, '|')) continue;
+        struct path ip;
+        item_path(&ip, &list, i);
+        char buf[EXCERPT_BUF];
+        report_key(ld, refs[i].line, &ip, "code", "must not contain '|', got \"%s\"",
+                   shown(cfg->locations[i].code, buf, sizeof buf));
+    }
     check_unique(ld, refs, cfg->nlocations, &list, "code", "location code");
-    check_sources(ld, cfg, &codes);
+    check_sources(ld, cfg, &codes, &crosswalks);
     check_channels(ld, cfg, &codes, &types, &tags);
     check_authority(ld, cfg, &types, &sources);
+    check_item_classes(ld, cfg);
 out:
+    free(crosswalks.names);
     free(codes.names);
     free(types.names);
     free(tags.names);
@@ -1663,12 +1873,55 @@ int config_channel_has_location(const struct config_channel *ch,
     return 0;
 }
 
-const char *config_authority_for(const struct config *cfg, const char *location_type)
+const char *config_authority_for(const struct config *cfg, const char *location_type,
+                                 enum config_quantity kind)
 {
     for (size_t i = 0; cfg && location_type && i < cfg->nauthority; i++)
-        if (!strcmp(cfg->authority[i].location_type, location_type))
+        if (!strcmp(cfg->authority[i].location_type, location_type) &&
+            (cfg->authority[i].kinds & (1u << kind)))
             return cfg->authority[i].source;
     return NULL;
+}
+
+const struct config_item_class *config_item_class_for(const struct config *cfg,
+                                                      const char *sku)
+{
+    for (size_t i = 0; cfg && sku && i < cfg->nitem_classes; i++)
+        for (size_t j = 0; j < cfg->item_classes[i].nskus; j++)
+            if (fnmatch(cfg->item_classes[i].skus[j], sku, 0) == 0) return &cfg->item_classes[i];
+    return NULL;
+}
+
+int config_sku_valid(const struct config *cfg, const char *sku)
+{
+    return !cfg->skus.pattern || fnmatch(cfg->skus.pattern, sku, 0) == 0;
+}
+
+const struct config_table *config_crosswalk(const struct config *cfg, const char *name,
+                                            const struct config_source **src)
+{
+    for (size_t i = 0; cfg && name && i < cfg->nsources; i++)
+        for (size_t j = 0; j < cfg->sources[i].ntables; j++) {
+            const struct config_table *t = &cfg->sources[i].tables[j];
+            if (t->defines_crosswalk && !strcmp(t->defines_crosswalk, name)) {
+                if (src) *src = &cfg->sources[i];
+                return t;
+            }
+        }
+    return NULL;
+}
+
+size_t config_table_columns(const struct config_table *t,
+                            const char *out[CONFIG_TABLE_COLUMNS_MAX])
+{
+    size_t n = 0;
+    const char *fixed[] = {t->sku_column, t->item_column, t->code_column, t->location_column,
+                           t->time_column};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (fixed[i]) out[n++] = fixed[i];
+    for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
+        if (t->quantity_column[k]) out[n++] = t->quantity_column[k];
+    return n;
 }
 
 const char *config_quantity_name(enum config_quantity kind)

@@ -17,6 +17,7 @@ struct store {
 
 static const char *const migrations[] = {
     embedded_sql_001_initial,
+    embedded_sql_002_alerts,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

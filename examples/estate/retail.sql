@@ -1,5 +1,6 @@
--- The demo retail estate: one ERP inventory database holding stock for a warehouse
--- and two stores, 300 SKUs each. stockmesh reads stock_levels by logical replication.
+-- The demo retail estate's ERP (PostgreSQL): stock for a warehouse and two stores, 300
+-- SKUs each, and the catalog's UPC → SKU crosswalk. stockmesh reads both by logical
+-- replication. The stores' POS is a MariaDB database (pos.sql).
 
 CREATE TABLE stock_levels (
     sku           text        NOT NULL,
@@ -32,3 +33,15 @@ GRANT SELECT ON stock_levels TO stockmesh;
 -- creating the publication needs CREATE on the database and ownership of the tables
 ALTER TABLE stock_levels OWNER TO stockmesh;
 GRANT CREATE ON DATABASE retail TO stockmesh;
+
+-- The catalog's crosswalk: the stores' POS systems know items by UPC, the ERP and the
+-- channels by SKU. stockmesh replicates this table and translates POS rows through it.
+CREATE TABLE item_codes (
+    upc text PRIMARY KEY,
+    sku text NOT NULL
+);
+INSERT INTO item_codes (upc, sku)
+SELECT '4006381' || lpad(s::text, 5, '0'), 'SKU-' || lpad(s::text, 5, '0')
+FROM generate_series(1, 300) AS s;
+GRANT SELECT ON item_codes TO stockmesh;
+ALTER TABLE item_codes OWNER TO stockmesh;

@@ -11,6 +11,7 @@
 #include "mariadb_reader.h"
 
 #include "binlog.h"
+#include "mysqltext.h"
 #include "binlog_rows.h"
 #include "shapes.h"
 #include "cdcmetrics.h"
@@ -92,7 +93,7 @@ struct table_info {
     char **bytes_columns;         /* thread-owned: binary strings (base64 in events) */
     char **json_columns;          /* thread-owned: JSON columns (parsed in events) */
     char *last_shape;             /* thread-owned: the shape last reported, as JSON */
-    const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
+    const char *mapped[CONFIG_TABLE_COLUMNS_MAX + 1];
     int parked;                   /* loop side */
     char parked_reason[768];
     struct metric *m_rows;
@@ -459,121 +460,6 @@ static uint64_t gtid_seq(const char *list)
 
 /* ---- snapshot rows (text protocol) mapped as binlog.c maps binlog rows ---- */
 
-static json_t *decimal_json(const char *text)
-{
-    int digits = 0, fraction = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == '.') fraction = 1;
-        else if (*p >= '0' && *p <= '9' && (digits || *p != '0' || fraction)) digits++;
-    }
-    if (!fraction) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (!errno && !*end) return json_integer(v);
-        return json_string(text);
-    }
-    if (digits <= 15) return json_real(strtod(text, NULL));
-    return json_string(text);
-}
-
-static json_t *base64_json(const unsigned char *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    *o = 0;
-    json_t *j = json_string(out);
-    free(out);
-    return j;
-}
-
-/* "2026-11-24 10:00:00.5" -> "2026-11-24T10:00:00.5" (+ "Z" for TIMESTAMP, read in a
- * UTC session); zero dates -> null, as the binlog mapping does. */
-static json_t *datetime_json(const char *text, int utc)
-{
-    if (strncmp(text, "0000-00-00", 10) == 0 || strncmp(text + 4, "-00", 3) == 0 ||
-        (strlen(text) >= 10 && strncmp(text + 7, "-00", 3) == 0))
-        return json_null();
-    char out[64];
-    snprintf(out, sizeof out, "%.40s%s", text, utc ? "Z" : "");
-    char *space = strchr(out, ' ');
-    if (space) *space = 'T';
-    return json_string(out);
-}
-
-static json_t *text_value_json(const MYSQL_FIELD *f, const char *v, unsigned long len)
-{
-    if (!v) return json_null();
-    switch (f->type) {
-    case MYSQL_TYPE_TINY:
-    case MYSQL_TYPE_SHORT:
-    case MYSQL_TYPE_INT24:
-    case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_LONGLONG:
-    case MYSQL_TYPE_YEAR: {
-        char *end;
-        errno = 0;
-        if (f->flags & UNSIGNED_FLAG) {
-            unsigned long long u = strtoull(v, &end, 10);
-            if (!errno && u <= INT64_MAX) return json_integer((json_int_t)u);
-            return json_string(v);
-        }
-        return json_integer(strtoll(v, &end, 10));
-    }
-    case MYSQL_TYPE_DECIMAL:
-    case MYSQL_TYPE_NEWDECIMAL:
-        return decimal_json(v);
-    case MYSQL_TYPE_FLOAT:
-    case MYSQL_TYPE_DOUBLE: {
-        /* as PostgreSQL's float8: a real, printed at 15 significant digits */
-        double d = strtod(v, NULL);
-        return isfinite(d) ? json_real(d) : json_string(v);
-    }
-    case MYSQL_TYPE_BIT: {
-        uint64_t u = 0;
-        for (unsigned long i = 0; i < len; i++) u = u << 8 | (unsigned char)v[i];
-        return u <= INT64_MAX ? json_integer((json_int_t)u) : NULL;
-    }
-    case MYSQL_TYPE_DATE:
-    case MYSQL_TYPE_NEWDATE:
-        return datetime_json(v, 0);
-    case MYSQL_TYPE_DATETIME:
-        return datetime_json(v, 0);
-    case MYSQL_TYPE_TIMESTAMP:
-        return datetime_json(v, 1);
-    case MYSQL_TYPE_TIME:
-        return json_stringn(v, len);
-    default:
-        break;
-    }
-    if (f->flags & SET_FLAG) {
-        json_t *a = json_array();
-        const char *p = v;
-        while (a && *p) {
-            const char *comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            json_array_append_new(a, json_stringn(p, n));
-            p += n + (comma ? 1 : 0);
-        }
-        return a;
-    }
-    int stringish = f->type == MYSQL_TYPE_STRING || f->type == MYSQL_TYPE_VAR_STRING ||
-                    f->type == MYSQL_TYPE_VARCHAR || f->type == MYSQL_TYPE_BLOB ||
-                    f->type == MYSQL_TYPE_TINY_BLOB || f->type == MYSQL_TYPE_MEDIUM_BLOB ||
-                    f->type == MYSQL_TYPE_LONG_BLOB;
-    if (stringish && f->charsetnr == 63) return base64_json((const unsigned char *)v, len);
-    return json_stringn(v, len); /* NULL when not UTF-8 */
-}
-
 static json_t *text_row_to_json(const struct table_info *t, const MYSQL_FIELD *fields,
                                 unsigned nfields, MYSQL_ROW row, const unsigned long *lengths,
                                 char *err, size_t errlen)
@@ -582,7 +468,7 @@ static json_t *text_row_to_json(const struct table_info *t, const MYSQL_FIELD *f
     for (unsigned i = 0; o && i < nfields; i++) {
         json_t *v = row[i] && list_has(t->json_columns, fields[i].name)
                         ? json_loadb(row[i], lengths[i], JSON_DECODE_ANY, NULL)
-                        : text_value_json(&fields[i], row[i], lengths[i]);
+                        : mysqltext_value(&fields[i], row[i], lengths[i]);
         if (!v) {
             snprintf(err, errlen, "column %s: value does not map (invalid UTF-8 or JSON, or out "
                                   "of range)", fields[i].name);
@@ -1290,6 +1176,9 @@ static void write_status(struct mariadb_reader *r)
         OPT_MS(r->last_heartbeat_ms), "last_event_ms",
         OPT_MS(tracker_last_event_ms(r->tracker)), "tables", tables);
 #undef OPT_MS
+    /* what the merge has not applied yet: the mismatch rules wait for zero */
+    if (doc)
+        json_object_set_new(doc, "unapplied", json_integer((json_int_t)tracker_unapplied(r->tracker)));
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     if (text) store_set(r->rt->store, r->scope, "status", text);
     free(text);
@@ -1763,11 +1652,14 @@ static void marker_reply(void *arg, redisReply *reply)
 {
     struct mariadb_reader *r = arg;
     if (r->stopping) return;
-    if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+    /* {snapshot marker, safe mark} */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         struct timeval tv = {1, 0};
         evtimer_add(r->start, &tv);
         return;
     }
+    const redisReply *safe = reply->element[1];
+    reply = reply->element[0];
     char local[64] = "", pending[64] = "", gtid[1024] = "", start[1024] = "";
     int have_local = store_get(r->rt->store, r->scope, "snapshot", local, sizeof local) == 0;
     int have_pending =
@@ -1776,6 +1668,13 @@ static void marker_reply(void *arg, redisReply *reply)
     int have_start =
         store_get(r->rt->store, r->scope, "snapshot.start", start, sizeof start) == 0;
     const char *marker = reply->type == REDIS_REPLY_STRING ? reply->str : "";
+    if (*marker && tracker_redis_behind(r->rt, r->src->name,
+                                        safe->type == REDIS_REPLY_STRING ? safe->str : NULL)) {
+        log_warning("cdc.mariadb", "%s: Redis holds less than MariaDB was told is safe "
+                                   "(restored from an older state?): reading a new snapshot",
+                    r->src->name);
+        marker = "";
+    }
     int current = have_local && have_gtid && strcmp(marker, local) == 0;
     int resumable = !current && have_pending && have_start && strcmp(marker, pending) == 0;
     if (current) {
@@ -1824,7 +1723,9 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
     struct mariadb_reader *r = arg;
     char key[192];
     snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
-    if (!redis_ready(r->redis) || redis_sendf(r->redis, marker_reply, r, "GET %s", key) != 0) {
+    if (!redis_ready(r->redis) ||
+        redis_sendf(r->redis, marker_reply, r, "MGET %s stockmesh:safe:%s", key, r->src->name) !=
+            0) {
         struct timeval tv = {0, 500 * 1000};
         evtimer_add(r->start, &tv);
     }
@@ -1917,12 +1818,7 @@ struct mariadb_reader *mariadb_reader_new(struct runtime *rt, const struct confi
         kafka_topic(rt->kafka, t->topic, sizeof t->topic, suffix);
         snprintf(t->label, sizeof t->label, "%s.%s", t->cfg->schema, t->cfg->name);
         topics[i] = t->topic;
-        size_t nm = 0;
-        t->mapped[nm++] = t->cfg->sku_column;
-        if (t->cfg->location_column) t->mapped[nm++] = t->cfg->location_column;
-        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
-            if (t->cfg->quantity_column[k]) t->mapped[nm++] = t->cfg->quantity_column[k];
-        t->mapped[nm] = NULL;
+        t->mapped[config_table_columns(t->cfg, t->mapped)] = NULL;
         t->parked = shapes_parked(rt->store, r->scope, t->label, t->parked_reason,
                                   sizeof t->parked_reason);
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);

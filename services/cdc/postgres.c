@@ -76,7 +76,7 @@ struct table_info {
     char qualified[300];          /* quoted "schema"."name" */
     char label[260];              /* schema.name, for keys, metrics and messages */
     char **key_columns;           /* row key, NULL-terminated */
-    const char *mapped[2 + CONFIG_QUANTITY_KINDS + 1];
+    const char *mapped[CONFIG_TABLE_COLUMNS_MAX + 1];
     struct schema_table schema;   /* last known shape */
     int have_schema;
     struct schema_table catalog;  /* shape read at setup */
@@ -89,6 +89,7 @@ struct table_info {
     json_t *after_key;            /* read past this key; NULL = from the start */
     int64_t rows_done, rows_total;
     struct cdc_table_metrics m;
+    int requested;                /* a re-snapshot asked for, its columns being checked */
 };
 
 struct worker {
@@ -253,7 +254,8 @@ static void write_status(struct pg_reader *r)
     json_t *tables = json_array();
     for (size_t i = 0; i < r->ntables; i++) {
         struct table_info *t = &r->tables[i];
-        const char *state = t->parked                 ? "parked"
+        const char *state = t->requested              ? "queued"
+                            : t->parked               ? "parked"
                             : t->snap == TS_QUEUED    ? "queued"
                             : t->snap == TS_READING   ? "snapshot"
                                                       : "streaming";
@@ -282,6 +284,9 @@ static void write_status(struct pg_reader *r)
         "last_heartbeat_ms", OPT_MS(r->last_heartbeat_ms), "last_event_ms",
         OPT_MS(tracker_last_event_ms(r->tracker)), "tables", tables);
 #undef OPT_MS
+    /* what the merge has not applied yet: the mismatch rules wait for zero */
+    if (doc)
+        json_object_set_new(doc, "unapplied", json_integer((json_int_t)tracker_unapplied(r->tracker)));
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     if (text) store_set(r->rt->store, r->scope, "status", text);
     free(text);
@@ -448,6 +453,7 @@ static void reader_fail(struct pg_reader *r, const char *fmt, ...)
     r->snapshot_pending_end = 0;
     for (size_t i = 0; i < r->ntables; i++) {
         r->tables[i].snap = TS_NONE;
+        r->tables[i].requested = 0; /* its request stays in the state database */
         json_decref(r->tables[i].after_key);
         r->tables[i].after_key = NULL;
     }
@@ -1761,6 +1767,23 @@ static void keys_read(struct pgconn *c, PGresult *res, void *arg)
         reader_fail(r, "out of memory");
         return;
     }
+    /* an UPDATE moving stock, or a DELETE, must say where the stock was: the old image
+       holds only the key unless the table sends whole rows */
+    const char *where[] = {t->cfg->defines_crosswalk ? t->cfg->code_column
+                           : t->cfg->sku_column     ? t->cfg->sku_column
+                                                    : t->cfg->item_column,
+                           t->cfg->location_column};
+    for (size_t w = 0; ident != 'f' && w < sizeof where / sizeof where[0]; w++) {
+        if (!where[w]) continue;
+        int in_key = 0;
+        for (int j = 0; t->key_columns[j]; j++) in_key |= strcmp(t->key_columns[j], where[w]) == 0;
+        if (in_key) continue;
+        reader_fail(r, "table %s: column \"%s\" is not part of its key, so its updates and "
+                       "deletes would not say which %s the stock was at: ALTER TABLE %s REPLICA "
+                       "IDENTITY FULL",
+                    t->label, where[w], w ? "location" : "item", t->qualified);
+        return;
+    }
     const char *params[] = {t->qualified};
     if (pgconn_query(c,
                      "SELECT a.attname, a.atttypid::int8, a.atttypmod FROM pg_attribute a "
@@ -1821,13 +1844,24 @@ static void snapshot_token_reply(void *arg, redisReply *reply)
 {
     struct pg_reader *r = arg;
     if (r->state != PG_WAIT_REDIS) return;
-    if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+    /* {snapshot marker, safe mark} */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         reader_fail(r, "cannot read the snapshot marker from Redis");
         return;
     }
-    r->have_redis_token = reply->type == REDIS_REPLY_STRING;
+    const redisReply *marker = reply->element[0], *safe = reply->element[1];
+    r->have_redis_token = marker->type == REDIS_REPLY_STRING;
     snprintf(r->redis_token, sizeof r->redis_token, "%s",
-             r->have_redis_token ? reply->str : "");
+             r->have_redis_token ? marker->str : "");
+    if (r->have_redis_token &&
+        tracker_redis_behind(r->rt, r->src->name,
+                             safe->type == REDIS_REPLY_STRING ? safe->str : NULL)) {
+        log_warning("cdc.postgres", "%s: Redis holds less than PostgreSQL was told is safe "
+                                    "(restored from an older state?): reading a new snapshot",
+                    r->src->name);
+        r->have_redis_token = 0;
+        r->redis_token[0] = 0;
+    }
     set_state(r, PG_SETUP);
     if (pgconn_query(r->ctl,
                      "SELECT current_setting('wal_level'), current_user, "
@@ -1851,7 +1885,8 @@ static void both_connected(struct pg_reader *r)
     set_state(r, PG_WAIT_REDIS);
     char key[192];
     snprintf(key, sizeof key, "stockmesh:snapshot:%s", r->src->name);
-    if (redis_sendf(r->redis, snapshot_token_reply, r, "GET %s", key) != 0)
+    if (redis_sendf(r->redis, snapshot_token_reply, r, "MGET %s stockmesh:safe:%s", key,
+                    r->src->name) != 0)
         reader_fail(r, "Redis is not reachable");
 }
 
@@ -1963,9 +1998,10 @@ static void poll_requests(struct pg_reader *r)
         struct table_info *t = &r->tables[i];
         char key[320], value[64];
         snprintf(key, sizeof key, "snapshot.request.%s", t->label);
-        if (store_get(r->rt->store, r->scope, key, value, sizeof value) != 0) continue;
-        store_delete(r->rt->store, r->scope, key);
+        if (t->requested || store_get(r->rt->store, r->scope, key, value, sizeof value) != 0)
+            continue;
         if (t->snap == TS_QUEUED || t->snap == TS_READING) {
+            store_delete(r->rt->store, r->scope, key);
             log_info("cdc.pg", "%s: a snapshot of %s is already under way", r->src->name,
                      t->label);
             continue;
@@ -1977,12 +2013,18 @@ static void poll_requests(struct pg_reader *r)
         u->r = r;
         u->table = (int)i;
         const char *params[] = {t->qualified};
+        /* shown as queued from now on: `stockmesh snapshot --wait` must not see the
+           table streaming before the re-read is queued; the request itself stays until
+           then, so a failure meanwhile leaves it for the next connection */
+        t->requested = 1;
         if (pgconn_query(r->ctl,
                          "SELECT a.attname, a.atttypid::int8, a.atttypmod FROM pg_attribute a "
                          "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT "
                          "a.attisdropped ORDER BY a.attnum",
-                         1, params, unpark_checked, u) != 0)
+                         1, params, unpark_checked, u) != 0) {
+            t->requested = 0;
             free(u);
+        }
     }
 }
 
@@ -1992,7 +2034,11 @@ static void unpark_checked(struct pgconn *c, PGresult *res, void *arg)
     struct pg_reader *r = u->r;
     struct table_info *t = &r->tables[u->table];
     free(u);
+    t->requested = 0;
     if (!result_ok(r, c, res, "cannot read the columns of a table to re-snapshot")) return;
+    char key[320];
+    snprintf(key, sizeof key, "snapshot.request.%s", t->label);
+    store_delete(r->rt->store, r->scope, key);
     struct schema_table shape;
     int rc = shape_from_catalog(t, res, &shape);
     PQclear(res);
@@ -2108,12 +2154,7 @@ struct pg_reader *pg_reader_new(struct runtime *rt, const struct config_source *
         /* identifiers come from validated config: [A-Za-z0-9_] or quoted here */
         snprintf(t->qualified, sizeof t->qualified, "\"%s\".\"%s\"", t->cfg->schema, t->cfg->name);
         snprintf(t->label, sizeof t->label, "%s.%s", t->cfg->schema, t->cfg->name);
-        size_t m = 0;
-        t->mapped[m++] = t->cfg->sku_column;
-        if (t->cfg->location_column) t->mapped[m++] = t->cfg->location_column;
-        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
-            if (t->cfg->quantity_column[k]) t->mapped[m++] = t->cfg->quantity_column[k];
-        t->mapped[m] = NULL;
+        t->mapped[config_table_columns(t->cfg, t->mapped)] = NULL;
         if (kafka_topic_ensure(rt->kafka, t->topic, err, errlen) != 0) goto fail;
         snprintf(labels, sizeof labels, "source=\"%s\",table=\"%s\"", src->name, t->label);
         cdc_metrics_table_init(&t->m, mx, src->name, t->label);

@@ -8,6 +8,7 @@
 #include "stockmesh/metrics.h"
 #include "stockmesh/redis.h"
 #include "stockmesh/runtime.h"
+#include "stockmesh/store.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -28,8 +29,13 @@ struct tracker {
 
     struct kafka_producer *producer;
     char applied_key[128];
+    char safe_key[192];           /* when something was last seen applied (unix ms) */
+    char rewind_key[192];         /* bumped by merge when the backbone lost events */
     int64_t *applied;             /* [table * TRACKER_MAX_PARTITIONS + partition] next offset */
     int applied_query_in_flight;
+    int rewind_query_in_flight;
+    long long rewinds_seen;       /* -1 until first read */
+    int64_t safe_written_ms;
 
     struct tracker_entry *ring;   /* oldest first from head */
     size_t cap, head, count;
@@ -204,17 +210,61 @@ static void confirm(struct tracker *t)
         e->satisfied_us = now;
         t->unapplied -= e->events;
     }
+    /* Redis learns first, the state database only once the source is told: a Redis
+       that later holds an older mark than the state database lost writes the source
+       was told were safe (tracker_redis_behind) */
+    int embedded = kafka_embedded(t->rt->kafka);
+    int64_t newest_ms = 0;
+    for (size_t i = 0; embedded && i < t->count && at(t, i)->satisfied_us; i++)
+        newest_ms = at(t, i)->satisfied_us / 1000;
+    if (newest_ms > t->safe_written_ms && redis_ready(t->redis) &&
+        redis_sendf(t->redis, NULL, NULL, "SET %s %lld", t->safe_key, (long long)newest_ms) == 0)
+        t->safe_written_ms = newest_ms;
     int any = 0;
+    int64_t confirmed_ms = 0;
     while (t->count) {
         struct tracker_entry *e = at(t, 0);
         /* Redis may hold an AOF write back up to 2 s, then fsync within 1 s: wait that
            long before the source may drop what it holds */
         if (!e->satisfied_us || now - e->satisfied_us < delay) break;
+        if (embedded && e->satisfied_us / 1000 > t->safe_written_ms) break; /* not in Redis */
+        confirmed_ms = e->satisfied_us / 1000;
         t->confirm(t->arg, e);
         pop(t);
         any = 1;
     }
+    if (any && embedded) {
+        char scope[160], value[24];
+        snprintf(scope, sizeof scope, "source:%s", t->source);
+        snprintf(value, sizeof value, "%lld", (long long)confirmed_ms);
+        store_set(t->rt->store, scope, "safe_ms", value);
+    }
     if (any) t->confirm(t->arg, NULL);
+}
+
+int tracker_redis_behind(struct runtime *rt, const char *source, const char *redis_safe)
+{
+    char scope[160], value[32];
+    snprintf(scope, sizeof scope, "source:%s", source);
+    if (store_get(rt->store, scope, "safe_ms", value, sizeof value) != 0) return 0;
+    return !redis_safe || strtoll(redis_safe, NULL, 10) < strtoll(value, NULL, 10);
+}
+
+static void rewind_reply(void *arg, redisReply *reply)
+{
+    struct tracker *t = arg;
+    t->rewind_query_in_flight = 0;
+    if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) return;
+    long long n = reply->type == REDIS_REPLY_STRING ? strtoll(reply->str, NULL, 10) : 0;
+    if (t->rewinds_seen >= 0 && n != t->rewinds_seen) {
+        t->rewinds_seen = n;
+        /* DESIGN §4: the embedded backbone dropped events before the merge read them;
+           everything unconfirmed is read from the source again */
+        t->error(t->arg, "the backbone dropped events the merge had not read yet; reading "
+                         "again from the last confirmed position");
+        return;
+    }
+    t->rewinds_seen = n;
 }
 
 static void applied_reply(void *arg, redisReply *reply)
@@ -242,6 +292,9 @@ static void applied_reply(void *arg, redisReply *reply)
 
 void tracker_tick(struct tracker *t)
 {
+    if (kafka_embedded(t->rt->kafka) && !t->rewind_query_in_flight && redis_ready(t->redis) &&
+        redis_sendf(t->redis, rewind_reply, t, "GET %s", t->rewind_key) == 0)
+        t->rewind_query_in_flight = 1;
     if (kafka_embedded(t->rt->kafka) && t->count) {
         if (!t->applied_query_in_flight && redis_ready(t->redis) &&
             redis_sendf(t->redis, applied_reply, t, "HGETALL %s", t->applied_key) == 0)
@@ -254,6 +307,7 @@ void tracker_tick(struct tracker *t)
 void tracker_redis_lost(struct tracker *t)
 {
     t->applied_query_in_flight = 0;
+    t->rewind_query_in_flight = 0;
 }
 
 uint64_t tracker_unapplied(const struct tracker *t)
@@ -299,6 +353,10 @@ struct tracker *tracker_new(struct runtime *rt, struct redis *redis, const char 
         if (!(t->topics[i] = strdup(topics[i]))) goto oom;
     for (size_t i = 0; i < ntables * TRACKER_MAX_PARTITIONS; i++) t->applied[i] = -1;
     snprintf(t->applied_key, sizeof t->applied_key, "stockmesh:applied:%s", kafka_epoch(rt->kafka));
+    snprintf(t->safe_key, sizeof t->safe_key, "stockmesh:safe:%s", source);
+    snprintf(t->rewind_key, sizeof t->rewind_key, "stockmesh:rewind:%s:%s", kafka_epoch(rt->kafka),
+             source);
+    t->rewinds_seen = -1;
     char labels[200];
     snprintf(labels, sizeof labels, "source=\"%s\"", source);
     t->m_events = metrics_counter(rt->metrics, "stockmesh_cdc_events_total",

@@ -92,6 +92,11 @@ void tracker_redis_lost(struct tracker *t);
 /* Forgets every entry (after a failure: the source sends it all again). */
 void tracker_clear(struct tracker *t);
 
+/* 1 when Redis holds less than the source was told is safe: redis_safe (the value of
+ * "stockmesh:safe:<source>", NULL when absent) is older than the state database's mark
+ * of the last confirmation. The reader then takes a new snapshot (DESIGN §4). */
+int tracker_redis_behind(struct runtime *rt, const char *source, const char *redis_safe);
+
 /* Events produced and not yet seen applied: the in-flight window. */
 uint64_t tracker_unapplied(const struct tracker *t);
 

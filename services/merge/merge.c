@@ -7,6 +7,7 @@
  * what they may confirm to their sources (DESIGN §4). */
 #include "merge.h"
 
+#include "alerting.h"
 #include "mapping.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
@@ -26,6 +27,8 @@
 #define MERGE_FLUSH_MS 5
 #define MERGE_RETRY_MS 500
 
+enum fact_state { FACT_APPLY, FACT_TRANSLATE, FACT_DONE };
+
 struct work {
     struct merge *m;
     struct change_event ev;
@@ -33,11 +36,16 @@ struct work {
     int32_t partition;
     int64_t offset;
     struct stock_fact facts[2];
+    unsigned char state[2];       /* enum fact_state of each fact */
+    char *deferral[2];            /* a fact's text kept while its item code is unknown */
     int nfacts;
+    struct crosswalk_change xw[2]; /* or, for a crosswalk table, its changes */
+    int nxw;
     int remaining;                /* calls sent and not answered */
     int lost;                     /* a call got no answer: send all again */
     int64_t consumed_us;
 };
+
 
 /* Highest applied offset per (topic, partition), reported to Kafka and Redis. */
 struct applied {
@@ -47,11 +55,22 @@ struct applied {
     int dirty;
 };
 
-/* The channels one location feeds, with their buffers as strings for FCALL. */
+/* The next offset expected per (topic, partition), to notice events the backbone
+ * dropped before they were read (DESIGN §4). */
+struct consumed {
+    int table;
+    int32_t partition;
+    int64_t next;
+};
+
+/* What the merge function needs to know about one location: the channels it feeds
+ * (a pickup channel as "<channel>@<location>") with their buffers as strings, and the
+ * source authoritative for each kind ("" = none). */
 struct location_channels {
     size_t n;
-    const struct config_channel **channels;
+    char (*name)[160];
     char (*buffer)[24];
+    const char *auth[CONFIG_QUANTITY_KINDS];
 };
 
 struct merge {
@@ -77,7 +96,21 @@ struct merge {
     struct event *retry_timer;
 
     struct metric *m_events, *m_facts, *m_duplicates, *m_changes, *m_dlq, *m_inflight;
+    struct metric *m_deferred, *m_translated, *m_crosswalk;
     struct metric *m_latency;
+    struct alerting *alerting;
+    struct event *expiry_timer;
+    struct consumed *consumed;
+    size_t nconsumed, consumed_cap;
+    struct metric *m_gaps;
+};
+
+/* A message that may follow a gap, checked against what Redis says was applied. */
+struct gap_check {
+    struct merge *m;
+    int table;
+    int32_t partition;
+    int64_t offset;
 };
 
 static void merge_send(struct merge *m, struct work *w);
@@ -136,6 +169,8 @@ static void complete_head(struct merge *m)
         double seconds = (double)(event_now_us() - w->ev.commit_us) / 1e6;
         if (w->ev.commit_us && seconds >= 0) metrics_observe(m->m_latency, seconds);
         event_release(&w->ev);
+        free(w->deferral[0]);
+        free(w->deferral[1]);
         m->head = (m->head + 1) % m->cap;
         m->count--;
     }
@@ -169,19 +204,22 @@ static void send_dlq(struct merge *m, const struct kafka_message *msg, const cha
                 msg->topic, (int)msg->partition, (long long)msg->offset);
 }
 
-static void publish_availability(struct merge *m, struct work *w, const struct stock_fact *f,
-                                 const redisReply *r)
+#define REPLY_CHANNELS 5 /* stockmesh_apply: applied, version, flags before, after, detail */
+
+static void publish_availability(struct merge *m, const struct change_event *ev,
+                                 const struct stock_fact *f, const redisReply *r)
 {
     json_t *channels = json_object();
-    for (size_t i = 2; i + 1 < r->elements; i += 2)
+    for (size_t i = REPLY_CHANNELS; i + 1 < r->elements; i += 2)
         if (r->element[i]->type == REDIS_REPLY_STRING)
             json_object_set_new(channels, r->element[i]->str,
                                 json_integer(r->element[i + 1]->integer));
     json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:{s:I, s:I, s:I}}", "sku", f->sku, "version",
                           (json_int_t)r->element[1]->integer, "channels", channels, "ts_ms",
                           (json_int_t)(f->commit_us / 1000), "trace", "commit_us",
-                          (json_int_t)f->commit_us, "read_us", (json_int_t)w->ev.read_us,
-                          "merge_us", (json_int_t)event_now_us());
+                          (json_int_t)f->commit_us, "read_us",
+                          (json_int_t)(ev ? ev->read_us : 0), "merge_us",
+                          (json_int_t)event_now_us());
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     /* a lost notification delays nothing for long: push recomputes what is pending
        from Redis (DESIGN §4) */
@@ -206,6 +244,56 @@ static int retryable(const char *error)
     return strstr(error, "Function not found") != NULL;
 }
 
+static void schedule_retry(struct merge *m, struct work *w)
+{
+    if (w->lost && !w->remaining && !evtimer_pending(m->retry_timer, NULL)) {
+        struct timeval tv = {0, MERGE_RETRY_MS * 1000};
+        evtimer_add(m->retry_timer, &tv);
+    }
+}
+
+/* Sends the work's original event to the DLQ with a reason about one of its facts. */
+static void dlq_work(struct merge *m, struct work *w, const char *sku, const char *code,
+                     const char *reason)
+{
+    size_t len = 0;
+    char *original = event_encode(&w->ev, &len);
+    struct kafka_message msg = {.topic = m->mapping.tables[w->table].topic,
+                                .partition = w->partition, .offset = w->offset, .key = sku,
+                                .key_len = strlen(sku), .value = original ? original : "",
+                                .len = len};
+    send_dlq(m, &msg, code, reason);
+    free(original);
+}
+
+/* A reply of stockmesh_apply, for w's fact (or a deferred one): 0 done, -1 lost. */
+static int apply_result(struct merge *m, struct work *w, const struct stock_fact *f,
+                        const redisReply *reply)
+{
+    if (!reply) return -1;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (retryable(reply->str)) {
+            log_warning("merge", "Redis refused a fact for now: %s; retrying", reply->str);
+            return -1;
+        }
+        char reason[600];
+        snprintf(reason, sizeof reason, "merge function failed on SKU %.100s: %.400s", f->sku,
+                 reply->str);
+        dlq_work(m, w, f->sku, "apply_failed", reason);
+        return 0;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < REPLY_CHANNELS) return 0;
+    metrics_inc(m->m_facts, 1);
+    int applied = (int)reply->element[0]->integer;
+    if (!applied) metrics_inc(m->m_duplicates, 1);
+    const redisReply *detail = reply->element[4];
+    alerting_note(m->alerting, f, (unsigned)reply->element[2]->integer,
+                  (unsigned)reply->element[3]->integer, applied,
+                  detail->type == REDIS_REPLY_STRING ? detail->str : "");
+    if (reply->elements > REPLY_CHANNELS) publish_availability(m, &w->ev, f, reply);
+    return 0;
+}
+
 /* The reply's arg identifies the fact: the work item and the fact index in its low bit. */
 static void applied_reply(void *arg, redisReply *reply)
 {
@@ -214,95 +302,326 @@ static void applied_reply(void *arg, redisReply *reply)
     struct merge *m = w->m;
     if (m->closing) return;
     w->remaining--;
-    if (!reply) {
+    if (apply_result(m, w, &w->facts[index], reply) != 0)
         w->lost = 1;
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (retryable(reply->str)) {
-            log_warning("merge", "Redis refused a fact for now: %s; retrying", reply->str);
-            w->lost = 1;
-        } else {
-            char reason[600];
-            snprintf(reason, sizeof reason, "merge function failed on SKU %s: %.500s",
-                     w->facts[index].sku, reply->str);
-            size_t len = 0;
-            char *original = event_encode(&w->ev, &len);
-            struct kafka_message msg = {.topic = m->mapping.tables[w->table].topic,
-                                        .partition = w->partition, .offset = w->offset,
-                                        .key = w->facts[index].sku,
-                                        .key_len = strlen(w->facts[index].sku),
-                                        .value = original ? original : "", .len = len};
-            send_dlq(m, &msg, "apply_failed", reason);
-            free(original);
-        }
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2) {
-        metrics_inc(m->m_facts, 1);
-        if (reply->element[0]->integer == 0) metrics_inc(m->m_duplicates, 1);
-        if (reply->elements > 2) publish_availability(m, w, &w->facts[index], reply);
-    }
-    if (w->lost && !w->remaining && !evtimer_pending(m->retry_timer, NULL)) {
-        struct timeval tv = {0, MERGE_RETRY_MS * 1000};
-        evtimer_add(m->retry_timer, &tv);
-    }
+    else
+        w->state[index] = FACT_DONE;
+    schedule_retry(m, w);
     complete_head(m);
 }
 
-static void send_fact(struct merge *m, struct work *w, int index)
+static void send_apply(struct merge *m, const struct stock_fact *f, redis_reply_cb cb, void *arg,
+                       int *sent, int *lost)
 {
-    const struct stock_fact *f = &w->facts[index];
     const struct location_channels *lc = &m->by_location[f->location - m->cfg->locations];
-    const char *authority = config_authority_for(m->cfg, f->location->type);
-    int authoritative = !authority || strcmp(authority, f->source->name) == 0;
+    const struct config_item_class *cls = config_item_class_for(m->cfg, f->sku);
+    long long safety = cls && cls->safety_stock >= 0 ? cls->safety_stock : f->location->safety_stock;
+    long long tolerance = cls && cls->tolerance >= 0 ? cls->tolerance : m->cfg->rules.tolerance;
+    int percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
+                                                      : m->cfg->rules.tolerance_percent;
 
-    char key_f[MAPPING_SKU_MAX + 16], key_l[MAPPING_SKU_MAX + 16], key_c[MAPPING_SKU_MAX + 16];
-    char ts[24], safety[24], qty[CONFIG_QUANTITY_KINDS][24];
-    snprintf(key_f, sizeof key_f, "sm:{%s}:f", f->sku);
-    snprintf(key_l, sizeof key_l, "sm:{%s}:l", f->sku);
+    char key_s[MAPPING_SKU_MAX + 8], key_c[MAPPING_SKU_MAX + 8];
+    char ts[24], safety_text[24], qty[CONFIG_QUANTITY_KINDS][24], tol[24], pct[8], nsrc[8];
+    snprintf(key_s, sizeof key_s, "sm:{%s}", f->sku);
     snprintf(key_c, sizeof key_c, "sm:{%s}:c", f->sku);
-    snprintf(ts, sizeof ts, "%lld", (long long)(f->commit_us / 1000));
-    snprintf(safety, sizeof safety, "%lld", f->location->safety_stock);
+    /* the time shown for the figures: when the row says it was counted, else its commit */
+    snprintf(ts, sizeof ts, "%lld",
+             (long long)(f->counted_ms ? f->counted_ms : f->commit_us / 1000));
+    snprintf(safety_text, sizeof safety_text, "%lld", safety);
+    snprintf(tol, sizeof tol, "%lld", tolerance);
+    snprintf(pct, sizeof pct, "%d", percent);
+    snprintf(nsrc, sizeof nsrc, "%zu", m->cfg->nsources);
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
         if (f->present & (1u << k)) snprintf(qty[k], sizeof qty[k], "%lld", f->quantity[k]);
         else qty[k][0] = 0;
     }
 
-    enum { FIXED = 3 + 3 + 9 };
-    const char *argv[FIXED + 2 * 64];
-    size_t lens[FIXED + 2 * 64];
+    enum { FIXED = 4 + 14, MAX_SOURCES = 64, MAX_CHANNELS = 256 };
+    const char *argv[FIXED + MAX_SOURCES + 2 * MAX_CHANNELS];
+    size_t lens[FIXED + MAX_SOURCES + 2 * MAX_CHANNELS];
     int argc = 0;
     argv[argc++] = "FCALL";
     argv[argc++] = "stockmesh_apply";
-    argv[argc++] = "3";
-    argv[argc++] = key_f;
-    argv[argc++] = key_l;
+    argv[argc++] = "2";
+    argv[argc++] = key_s;
     argv[argc++] = key_c;
     argv[argc++] = f->location->code;
     argv[argc++] = f->source->name;
     argv[argc++] = f->position;
     argv[argc++] = ts;
-    argv[argc++] = authoritative ? "1" : "0";
-    argv[argc++] = safety;
+    argv[argc++] = safety_text;
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) argv[argc++] = qty[k];
-    for (size_t i = 0; i < lc->n && i < 64; i++) {
-        argv[argc++] = lc->channels[i]->name;
+    for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) argv[argc++] = lc->auth[k];
+    argv[argc++] = tol;
+    argv[argc++] = pct;
+    argv[argc++] = nsrc;
+    for (size_t i = 0; i < m->cfg->nsources && i < MAX_SOURCES; i++)
+        argv[argc++] = m->cfg->sources[i].name;
+    for (size_t i = 0; i < lc->n && i < MAX_CHANNELS; i++) {
+        argv[argc++] = lc->name[i];
         argv[argc++] = lc->buffer[i];
     }
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
-    if (redis_send(m->redis, applied_reply, (void *)((uintptr_t)w | (uintptr_t)index), argc, argv,
-                   lens) == 0) {
+    if (redis_send(m->redis, cb, arg, argc, argv, lens) == 0)
+        (*sent)++;
+    else
+        *lost = 1; /* not connected: the retry timer sends it once Redis is back */
+}
+
+static void crosswalk_keys(const char *crosswalk, char *key, size_t keylen, char *pending,
+                           size_t pendinglen)
+{
+    snprintf(key, keylen, "sm:{xw:%s}", crosswalk);
+    snprintf(pending, pendinglen, "sm:{xw:%s}:pending", crosswalk);
+}
+
+static void translated_reply(void *arg, redisReply *reply)
+{
+    struct work *w = (struct work *)((uintptr_t)arg & ~(uintptr_t)1);
+    int index = (int)((uintptr_t)arg & 1);
+    struct merge *m = w->m;
+    if (m->closing) return;
+    w->remaining--;
+    struct stock_fact *f = &w->facts[index];
+    if (!reply || (reply->type == REDIS_REPLY_ERROR && retryable(reply->str))) {
+        w->lost = 1;
+    } else if (reply->type == REDIS_REPLY_STRING && reply->len < sizeof f->sku && reply->len) {
+        memcpy(f->sku, reply->str, reply->len + 1);
+        metrics_inc(m->m_translated, 1);
+        const char *code;
+        char err[400];
+        if (mapping_check_sku(&m->mapping, f, &code, err, sizeof err) != 0) {
+            dlq_work(m, w, f->item, code, err);
+            w->state[index] = FACT_DONE;
+        } else {
+            w->state[index] = FACT_APPLY;
+            send_apply(m, f, applied_reply, (void *)((uintptr_t)w | (uintptr_t)index),
+                       &w->remaining, &w->lost);
+        }
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        /* kept in Redis until the crosswalk learns the code, or it expires to the DLQ */
+        metrics_inc(m->m_deferred, 1);
+        w->state[index] = FACT_DONE;
+    } else {
+        char reason[600];
+        snprintf(reason, sizeof reason, "translating item %s through crosswalk %s failed: %.400s",
+                 f->item, f->crosswalk, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+        dlq_work(m, w, f->item, "translate_failed", reason);
+        w->state[index] = FACT_DONE;
+    }
+    schedule_retry(m, w);
+    complete_head(m);
+}
+
+static void send_translate(struct merge *m, struct work *w, int index)
+{
+    struct stock_fact *f = &w->facts[index];
+    if (!w->deferral[index]) {
+        size_t len = 0;
+        char *original = event_encode(&w->ev, &len);
+        w->deferral[index] = mapping_fact_encode(f, m->mapping.tables[w->table].topic,
+                                                 original ? original : "", len);
+        free(original);
+        if (!w->deferral[index]) {
+            w->lost = 1;
+            return;
+        }
+    }
+    char key[200], pending[220], now[24];
+    crosswalk_keys(f->crosswalk, key, sizeof key, pending, sizeof pending);
+    snprintf(now, sizeof now, "%lld", (long long)(event_now_us() / 1000));
+    const char *argv[] = {"FCALL", "stockmesh_translate", "2", key, pending, f->item, now,
+                          w->deferral[index]};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    if (redis_send(m->redis, translated_reply, (void *)((uintptr_t)w | (uintptr_t)index), 8, argv,
+                   lens) == 0)
+        w->remaining++;
+    else
+        w->lost = 1;
+}
+
+/* ---- crosswalk changes: record the translation, then apply what waited for it ---- */
+
+/* One crosswalk change in flight with the facts that waited for its code. */
+struct crosswalk_batch {
+    struct work *w;
+    int index;                    /* into w->xw */
+    size_t total;                 /* deferred facts the change returned */
+    size_t sent, answered;
+    int lost;
+};
+
+/* A fact that waited for its item code, applied after the crosswalk learnt it. */
+struct deferred_apply {
+    struct crosswalk_batch *b;
+    struct stock_fact fact;
+};
+
+static void crosswalk_done_reply(void *arg, redisReply *reply)
+{
+    struct work *w = arg;
+    struct merge *m = w->m;
+    if (m->closing) return;
+    w->remaining--;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) w->lost = 1;
+    schedule_retry(m, w);
+    complete_head(m);
+}
+
+static void send_crosswalk_done(struct merge *m, struct crosswalk_batch *b)
+{
+    struct work *w = b->w;
+    const struct crosswalk_change *c = &w->xw[b->index];
+    char key[200], pending[220], n[24];
+    crosswalk_keys(c->crosswalk, key, sizeof key, pending, sizeof pending);
+    snprintf(n, sizeof n, "%zu", b->total);
+    if (redis_sendf(m->redis, crosswalk_done_reply, w, "FCALL stockmesh_crosswalk_done 1 %s %s %s",
+                    pending, c->code, n) == 0)
+        w->remaining++;
+    else
+        w->lost = 1;
+}
+
+static void batch_answered(struct merge *m, struct crosswalk_batch *b)
+{
+    if (++b->answered < b->sent) return;
+    /* only once every waiting fact is applied may they leave the waiting list */
+    if (b->lost) b->w->lost = 1;
+    else send_crosswalk_done(m, b);
+    free(b);
+}
+
+static void deferred_applied(void *arg, redisReply *reply)
+{
+    struct deferred_apply *d = arg;
+    struct crosswalk_batch *b = d->b;
+    struct work *w = b->w;
+    struct merge *m = w->m;
+    if (m->closing) {
+        free(d);
+        return;
+    }
+    w->remaining--;
+    if (apply_result(m, w, &d->fact, reply) != 0) b->lost = 1;
+    free(d);
+    batch_answered(m, b);
+    schedule_retry(m, w);
+    complete_head(m);
+}
+
+static void crosswalk_reply(void *arg, redisReply *reply)
+{
+    struct crosswalk_batch *b = arg;
+    struct work *w = b->w;
+    struct merge *m = w->m;
+    if (m->closing) {
+        free(b);
+        return;
+    }
+    w->remaining--;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR && !retryable(reply->str)) {
+            char reason[600];
+            snprintf(reason, sizeof reason, "crosswalk %s: recording item %s failed: %.400s",
+                     w->xw[b->index].crosswalk, w->xw[b->index].code, reply->str);
+            dlq_work(m, w, w->xw[b->index].code, "crosswalk_failed", reason);
+        } else {
+            w->lost = 1;
+        }
+        free(b);
+        schedule_retry(m, w);
+        complete_head(m);
+        return;
+    }
+    metrics_inc(m->m_crosswalk, 1);
+    b->total = reply->elements;
+    b->sent = 1; /* held until the loop ends, so the batch outlives early answers */
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        struct deferred_apply *d = calloc(1, sizeof *d);
+        char *topic = NULL, *event = NULL;
+        if (!d) {
+            b->lost = 1;
+            break;
+        }
+        d->b = b;
+        if (e->type != REDIS_REPLY_STRING ||
+            mapping_fact_decode(&m->mapping, e->str, e->len, &d->fact, &topic, &event) != 0) {
+            /* kept by an older configuration: its location or source is gone */
+            struct kafka_message msg = {.topic = m->mapping.tables[w->table].topic,
+                                        .partition = w->partition, .offset = w->offset,
+                                        .key = w->xw[b->index].code,
+                                        .key_len = strlen(w->xw[b->index].code),
+                                        .value = e->type == REDIS_REPLY_STRING ? e->str : "",
+                                        .len = e->type == REDIS_REPLY_STRING ? e->len : 0};
+            send_dlq(m, &msg, "bad_deferred_fact",
+                     "a fact waiting for this item code no longer maps (configuration changed)");
+            free(d);
+            continue;
+        }
+        snprintf(d->fact.sku, sizeof d->fact.sku, "%s", w->xw[b->index].sku);
+        const char *code;
+        char err[400];
+        if (mapping_check_sku(&m->mapping, &d->fact, &code, err, sizeof err) != 0) {
+            struct kafka_message msg = {.topic = topic, .partition = -1, .offset = -1,
+                                        .key = d->fact.item, .key_len = strlen(d->fact.item),
+                                        .value = event, .len = strlen(event)};
+            send_dlq(m, &msg, code, err);
+            free(d);
+        } else {
+            int sent = 0;
+            send_apply(m, &d->fact, deferred_applied, d, &sent, &b->lost);
+            if (sent) {
+                w->remaining++;
+                b->sent++;
+            } else {
+                free(d);
+            }
+        }
+        free(topic);
+        free(event);
+    }
+    batch_answered(m, b); /* the hold taken above */
+    schedule_retry(m, w);
+    complete_head(m);
+}
+
+static void send_crosswalk(struct merge *m, struct work *w, int index)
+{
+    const struct crosswalk_change *c = &w->xw[index];
+    struct crosswalk_batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        w->lost = 1;
+        return;
+    }
+    b->w = w;
+    b->index = index;
+    char key[200], pending[220];
+    crosswalk_keys(c->crosswalk, key, sizeof key, pending, sizeof pending);
+    const char *argv[] = {"FCALL", "stockmesh_crosswalk", "2", key, pending, c->code, c->sku};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++) lens[i] = strlen(argv[i]);
+    if (redis_send(m->redis, crosswalk_reply, b, 7, argv, lens) == 0) {
         w->remaining++;
     } else {
-        w->lost = 1; /* not connected: the retry timer sends it once Redis is back */
+        free(b);
+        w->lost = 1;
     }
 }
 
 static void merge_send(struct merge *m, struct work *w)
 {
     w->lost = 0;
-    for (int i = 0; i < w->nfacts; i++) send_fact(m, w, i);
-    if (w->lost && !w->remaining && !evtimer_pending(m->retry_timer, NULL)) {
-        struct timeval tv = {0, MERGE_RETRY_MS * 1000};
-        evtimer_add(m->retry_timer, &tv);
+    for (int i = 0; i < w->nfacts; i++) {
+        if (w->state[i] == FACT_APPLY)
+            send_apply(m, &w->facts[i], applied_reply, (void *)((uintptr_t)w | (uintptr_t)i),
+                       &w->remaining, &w->lost);
+        else if (w->state[i] == FACT_TRANSLATE)
+            send_translate(m, w, i);
     }
+    for (int i = 0; i < w->nxw; i++) send_crosswalk(m, w, i);
+    schedule_retry(m, w);
 }
 
 static void retry_lost(evutil_socket_t fd, short what, void *arg)
@@ -328,6 +647,58 @@ static void redis_state(void *arg, int ready)
     if (ready) retry_lost(-1, 0, m);
 }
 
+static void gap_reply(void *arg, redisReply *reply)
+{
+    struct gap_check *g = arg;
+    struct merge *m = g->m;
+    if (!m->closing && reply && reply->type == REDIS_REPLY_STRING) {
+        long long applied = strtoll(reply->str, NULL, 10);
+        if (g->offset > applied) {
+            const struct mapping_table *t = &m->mapping.tables[g->table];
+            metrics_inc(m->m_gaps, 1);
+            log_error("merge", "%s partition %d: the backbone dropped offsets %lld to %lld "
+                               "before they were read; source %s reads them again from its "
+                               "last confirmed position",
+                      t->topic, (int)g->partition, applied, (long long)g->offset - 1,
+                      t->source->name);
+            redis_sendf(m->redis, NULL, NULL, "INCR stockmesh:rewind:%s:%s",
+                        kafka_epoch(m->rt->kafka), t->source->name);
+        }
+    }
+    free(g);
+}
+
+/* Notices a jump in a partition's offsets: the first message after a (re)start, or
+ * one past the next expected, is checked against the applied offset in Redis. */
+static void check_offset(struct merge *m, int table, const struct kafka_message *msg)
+{
+    if (!kafka_embedded(m->rt->kafka)) return; /* a real cluster keeps what it acked */
+    struct consumed *c = NULL;
+    for (size_t i = 0; i < m->nconsumed && !c; i++)
+        if (m->consumed[i].table == table && m->consumed[i].partition == msg->partition)
+            c = &m->consumed[i];
+    if (!c) {
+        if (m->nconsumed == m->consumed_cap) {
+            size_t cap = m->consumed_cap ? m->consumed_cap * 2 : 16;
+            struct consumed *more = realloc(m->consumed, cap * sizeof *more);
+            if (!more) return;
+            m->consumed = more;
+            m->consumed_cap = cap;
+        }
+        c = &m->consumed[m->nconsumed++];
+        *c = (struct consumed){table, msg->partition, -1};
+    }
+    int jump = c->next < 0 || msg->offset > c->next;
+    c->next = msg->offset + 1;
+    if (!jump) return;
+    struct gap_check *g = malloc(sizeof *g);
+    if (!g) return;
+    *g = (struct gap_check){m, table, msg->partition, msg->offset};
+    if (redis_sendf(m->redis, gap_reply, g, "HGET %s %s|%d", m->applied_key,
+                    m->mapping.tables[table].topic, (int)msg->partition) != 0)
+        free(g);
+}
+
 static int on_message(void *arg, const struct kafka_message *msg)
 {
     struct merge *m = arg;
@@ -337,6 +708,7 @@ static int on_message(void *arg, const struct kafka_message *msg)
         send_dlq(m, msg, "unmapped_table", "no table mapping for this topic");
         return 0;
     }
+    check_offset(m, (int)(t - m->mapping.tables), msg);
     struct work *w = ring_at(m, m->count);
     memset(w, 0, sizeof *w);
     w->m = m;
@@ -348,7 +720,10 @@ static int on_message(void *arg, const struct kafka_message *msg)
     const char *code = "malformed_event";
     if (event_decode(&w->ev, msg->value, msg->len, err, sizeof err) != 0) {
         send_dlq(m, msg, code, err);
-        w->nfacts = 0;
+    } else if (t->table->defines_crosswalk) {
+        int n = mapping_crosswalk(&m->mapping, t, &w->ev, w->xw, &code, err, sizeof err);
+        if (n < 0) send_dlq(m, msg, code, err);
+        w->nxw = n < 0 ? 0 : n;
     } else {
         int n = mapping_facts(&m->mapping, t, &w->ev, w->facts, &code, err, sizeof err);
         if (n < 0) {
@@ -356,10 +731,12 @@ static int on_message(void *arg, const struct kafka_message *msg)
             n = 0;
         }
         w->nfacts = n;
+        for (int i = 0; i < n; i++)
+            w->state[i] = w->facts[i].sku[0] ? FACT_APPLY : FACT_TRANSLATE;
     }
     /* refused messages still take their place in the ring, so offsets stay in order */
     m->count++;
-    if (w->nfacts) merge_send(m, w);
+    if (w->nfacts || w->nxw) merge_send(m, w);
     complete_head(m);
     if (m->count == m->cap) {
         m->consumer_full = 1;
@@ -368,23 +745,80 @@ static int on_message(void *arg, const struct kafka_message *msg)
     return 0;
 }
 
+/* Facts whose item code stayed unknown past rules.unknown_item_after_s go to the DLQ
+ * with the event they came from. */
+static void expired_reply(void *arg, redisReply *reply)
+{
+    struct merge *m = arg;
+    if (m->closing || !reply || reply->type != REDIS_REPLY_ARRAY) return;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *code = reply->element[i], *facts = reply->element[i + 1];
+        if (code->type != REDIS_REPLY_STRING || facts->type != REDIS_REPLY_ARRAY) continue;
+        for (size_t j = 0; j < facts->elements; j++) {
+            const redisReply *e = facts->element[j];
+            if (e->type != REDIS_REPLY_STRING) continue;
+            struct stock_fact f;
+            char *topic = NULL, *event = NULL;
+            char reason[400];
+            int ok = mapping_fact_decode(&m->mapping, e->str, e->len, &f, &topic, &event) == 0;
+            snprintf(reason, sizeof reason,
+                     "item code \"%.100s\" is unknown to crosswalk %.60s after %d s",
+                     code->str, ok ? f.crosswalk : "?", m->cfg->rules.unknown_item_after_s);
+            struct kafka_message msg = {.topic = ok ? topic : "", .partition = -1,
+                                        .offset = -1, .key = code->str, .key_len = code->len,
+                                        .value = ok ? event : e->str,
+                                        .len = ok ? strlen(event) : e->len};
+            send_dlq(m, &msg, "unknown_item", reason);
+            free(topic);
+            free(event);
+        }
+    }
+}
+
+static void expire_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct merge *m = arg;
+    if (!redis_ready(m->redis)) return;
+    char older[24];
+    snprintf(older, sizeof older, "%lld",
+             (long long)(event_now_us() / 1000 - m->cfg->rules.unknown_item_after_s * 1000LL));
+    for (size_t i = 0; i < m->mapping.ntables; i++) {
+        const char *name = m->mapping.tables[i].table->defines_crosswalk;
+        if (!name) continue;
+        char key[200], pending[220];
+        crosswalk_keys(name, key, sizeof key, pending, sizeof pending);
+        redis_sendf(m->redis, expired_reply, m, "FCALL stockmesh_expired_codes 1 %s %s 100",
+                    pending, older);
+    }
+}
+
 static int build_location_channels(struct merge *m)
 {
     const struct config *cfg = m->cfg;
     m->by_location = calloc(cfg->nlocations ? cfg->nlocations : 1, sizeof *m->by_location);
     if (!m->by_location) return -1;
     for (size_t i = 0; i < cfg->nlocations; i++) {
+        const struct config_location *loc = &cfg->locations[i];
         struct location_channels *lc = &m->by_location[i];
-        lc->channels = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof *lc->channels);
+        lc->name = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof *lc->name);
         lc->buffer = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof *lc->buffer);
-        if (!lc->channels || !lc->buffer) return -1;
-        for (size_t j = 0; j < cfg->nchannels; j++)
-            if (config_channel_has_location(&cfg->channels[j], &cfg->locations[i])) {
-                lc->channels[lc->n] = &cfg->channels[j];
-                snprintf(lc->buffer[lc->n], sizeof lc->buffer[lc->n], "%lld",
-                         cfg->channels[j].buffer);
-                lc->n++;
-            }
+        if (!lc->name || !lc->buffer) return -1;
+        for (size_t j = 0; j < cfg->nchannels; j++) {
+            const struct config_channel *ch = &cfg->channels[j];
+            if (!config_channel_has_location(ch, loc)) continue;
+            if (ch->fulfilment == CONFIG_PICKUP)
+                snprintf(lc->name[lc->n], sizeof lc->name[lc->n], "%s@%s", ch->name, loc->code);
+            else
+                snprintf(lc->name[lc->n], sizeof lc->name[lc->n], "%s", ch->name);
+            snprintf(lc->buffer[lc->n], sizeof lc->buffer[lc->n], "%lld", ch->buffer);
+            lc->n++;
+        }
+        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
+            const char *a = config_authority_for(cfg, loc->type, k);
+            lc->auth[k] = a ? a : "";
+        }
     }
     return 0;
 }
@@ -424,6 +858,15 @@ struct merge *merge_new(struct runtime *rt, char *err, size_t errlen)
                                "reason=\"malformed_event\"");
     m->m_inflight = metrics_gauge(mx, "stockmesh_merge_in_flight",
                                   "Change events being applied to Redis.", NULL);
+    m->m_deferred = metrics_counter(mx, "stockmesh_merge_deferred_total",
+                                    "Facts kept until the crosswalk knows their item code.", NULL);
+    m->m_translated = metrics_counter(mx, "stockmesh_merge_translated_total",
+                                      "Item codes translated to SKUs through a crosswalk.", NULL);
+    m->m_crosswalk = metrics_counter(mx, "stockmesh_merge_crosswalk_changes_total",
+                                     "Crosswalk rows recorded.", NULL);
+    m->m_gaps = metrics_counter(mx, "stockmesh_merge_backbone_gaps_total",
+                                "Times the embedded backbone dropped events before merge read "
+                                "them (the source read them again).", NULL);
     m->m_latency = metrics_histogram(mx, "stockmesh_merge_commit_to_applied_seconds",
                                      "Source commit to applied in Redis.", NULL,
                                      metrics_latency_buckets, metrics_latency_nbuckets);
@@ -454,8 +897,21 @@ struct merge *merge_new(struct runtime *rt, char *err, size_t errlen)
         goto fail;
     }
     redis_on_state(m->redis, redis_state, m);
+    m->expiry_timer = event_new(rt->base, -1, EV_PERSIST, expire_deferred, m);
+    struct timeval every = {5, 0};
+    if (!m->expiry_timer || event_add(m->expiry_timer, &every) != 0) {
+        snprintf(err, errlen, "out of memory");
+        free(topics);
+        goto fail;
+    }
+
     m->producer = kafka_producer_new(rt->kafka, NULL, NULL, err, errlen);
     if (!m->producer) {
+        free(topics);
+        goto fail;
+    }
+    m->alerting = alerting_new(rt, m->redis, m->producer, err, errlen);
+    if (!m->alerting) {
         free(topics);
         goto fail;
     }
@@ -478,18 +934,26 @@ void merge_free(struct merge *m)
     if (m->consumer) kafka_consumer_free(m->consumer);
     if (m->producer) kafka_producer_free(m->producer, 2000);
     if (m->redis) redis_free(m->redis);
-    for (size_t i = 0; i < m->count; i++) event_release(&ring_at(m, i)->ev);
+    for (size_t i = 0; i < m->count; i++) {
+        struct work *w = ring_at(m, i);
+        event_release(&w->ev);
+        free(w->deferral[0]);
+        free(w->deferral[1]);
+    }
+    alerting_free(m->alerting);
+    if (m->expiry_timer) event_free(m->expiry_timer);
     if (m->flush_timer) event_free(m->flush_timer);
     if (m->retry_timer) event_free(m->retry_timer);
     if (m->by_location) {
         for (size_t i = 0; i < m->cfg->nlocations; i++) {
-            free(m->by_location[i].channels);
+            free(m->by_location[i].name);
             free(m->by_location[i].buffer);
         }
         free(m->by_location);
     }
     mapping_release(&m->mapping);
     free(m->applied);
+    free(m->consumed);
     free(m->ring);
     free(m);
 }

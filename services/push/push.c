@@ -28,6 +28,7 @@
 #include <sys/random.h>
 
 #define PUSH_SKU_MAX 128
+#define PUSH_LOCATION_MAX 64
 #define PUSH_BACKOFF_MIN_MS 100
 #define PUSH_BACKOFF_MAX_MS 30000
 #define PUSH_SWEEP_INTERVAL_S 30
@@ -35,6 +36,7 @@
 
 struct update {
     char sku[PUSH_SKU_MAX];
+    char location[PUSH_LOCATION_MAX]; /* pickup channels: the store; "" otherwise */
     long long available;
     long long version;
     int64_t commit_us;
@@ -83,10 +85,12 @@ struct push {
 
 /* ---- the per-channel table of waiting updates ---- */
 
-static size_t sku_hash(const char *s)
+static size_t sku_hash(const char *s, const char *location)
 {
     size_t h = 1469598103934665603u;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    for (h = (h ^ 0x1f) * 1099511628211u; *location; location++)
+        h = (h ^ (unsigned char)*location) * 1099511628211u;
     return h;
 }
 
@@ -97,7 +101,7 @@ static int table_grow(struct channel *c)
     if (!slots) return -1;
     for (size_t i = 0; i < c->cap; i++) {
         if (!c->slots[i].used) continue;
-        size_t j = sku_hash(c->slots[i].sku) & (cap - 1);
+        size_t j = sku_hash(c->slots[i].sku, c->slots[i].location) & (cap - 1);
         while (slots[j].used) j = (j + 1) & (cap - 1);
         slots[j] = c->slots[i];
     }
@@ -107,23 +111,26 @@ static int table_grow(struct channel *c)
     return 0;
 }
 
-/* Keeps the newest version per SKU. */
-static void table_put(struct channel *c, const char *sku, long long available, long long version,
-                      int64_t commit_us, int64_t merge_us)
+/* Keeps the newest version per SKU (and store, for a pickup channel). */
+static void table_put(struct channel *c, const char *sku, const char *location,
+                      long long available, long long version, int64_t commit_us, int64_t merge_us)
 {
-    if (strlen(sku) >= PUSH_SKU_MAX) return;
+    if (strlen(sku) >= PUSH_SKU_MAX || strlen(location) >= PUSH_LOCATION_MAX) return;
     if ((c->count + 1) * 4 > c->cap * 3 && table_grow(c) != 0) {
         log_error("push", "%s: out of memory queueing %s; the sweep will find it", c->cfg->name,
                   sku);
         return;
     }
-    size_t i = sku_hash(sku) & (c->cap - 1);
-    while (c->slots[i].used && strcmp(c->slots[i].sku, sku) != 0) i = (i + 1) & (c->cap - 1);
+    size_t i = sku_hash(sku, location) & (c->cap - 1);
+    while (c->slots[i].used &&
+           (strcmp(c->slots[i].sku, sku) != 0 || strcmp(c->slots[i].location, location) != 0))
+        i = (i + 1) & (c->cap - 1);
     struct update *u = &c->slots[i];
     if (u->used && u->version >= version) return;
     if (!u->used) c->count++;
     u->used = 1;
     snprintf(u->sku, sizeof u->sku, "%s", sku);
+    snprintf(u->location, sizeof u->location, "%s", location);
     u->available = available;
     u->version = version;
     u->commit_us = commit_us;
@@ -139,7 +146,7 @@ static void table_remove(struct channel *c, size_t i)
     for (;;) {
         j = (j + 1) & (c->cap - 1);
         if (!c->slots[j].used) return;
-        size_t home = sku_hash(c->slots[j].sku) & (c->cap - 1);
+        size_t home = sku_hash(c->slots[j].sku, c->slots[j].location) & (c->cap - 1);
         /* move j into the hole at i unless its home lies cyclically in (i, j] */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
             c->slots[i] = c->slots[j];
@@ -165,11 +172,15 @@ static void channel_post(struct channel *c);
 
 static void record_delivered(struct push *p, struct channel *c)
 {
-    char key[PUSH_SKU_MAX + 16], version[24];
+    char key[PUSH_SKU_MAX + 16], version[24], field[256];
     for (size_t i = 0; i < c->nbatch; i++) {
         snprintf(key, sizeof key, "sm:{%s}:c", c->batch[i].sku);
         snprintf(version, sizeof version, "%lld", c->batch[i].version);
-        const char *argv[] = {"FCALL", "stockmesh_delivered", "1", key, c->cfg->name, version};
+        if (c->batch[i].location[0])
+            snprintf(field, sizeof field, "%s@%s", c->cfg->name, c->batch[i].location);
+        else
+            snprintf(field, sizeof field, "%s", c->cfg->name);
+        const char *argv[] = {"FCALL", "stockmesh_delivered", "1", key, field, version};
         size_t lens[6];
         for (int k = 0; k < 6; k++) lens[k] = strlen(argv[k]);
         /* not recorded (Redis away) only means the sweep sends it once more */
@@ -303,8 +314,10 @@ static void channel_send_batch(struct channel *c)
         if (c->batch[i].merge_us && now >= c->batch[i].merge_us)
             metrics_observe(c->m_merge_to_sent, (double)(now - c->batch[i].merge_us) / 1e6);
     for (size_t i = 0; i < n; i++)
-        c->wire[i] = (struct webhook_update){c->batch[i].sku, c->batch[i].available,
-                                             c->batch[i].version, c->batch[i].commit_us / 1000};
+        c->wire[i] = (struct webhook_update){c->batch[i].sku,
+                                             c->batch[i].location[0] ? c->batch[i].location : NULL,
+                                             c->batch[i].available, c->batch[i].version,
+                                             c->batch[i].commit_us / 1000};
     c->nbatch = n;
     c->body = webhook_body(c->cfg->name, c->wire, n, &c->body_len);
     if (!c->body) {
@@ -342,10 +355,19 @@ static void channel_kick(struct channel *c)
     channel_send_batch(c);
 }
 
-static struct channel *find_channel(struct push *p, const char *name)
+/* The channel of a field name of the unified layer: "<channel>" for a ship channel,
+ * "<channel>@<location>" for a pickup channel, whose store goes to *location. */
+static struct channel *find_channel(struct push *p, const char *name, const char **location)
 {
-    for (size_t i = 0; i < p->nchannels; i++)
-        if (strcmp(p->channels[i].cfg->name, name) == 0) return &p->channels[i];
+    const char *at = strchr(name, '@');
+    size_t len = at ? (size_t)(at - name) : strlen(name);
+    *location = at ? at + 1 : "";
+    for (size_t i = 0; i < p->nchannels; i++) {
+        const struct config_channel *cfg = p->channels[i].cfg;
+        if (strlen(cfg->name) == len && strncmp(cfg->name, name, len) == 0 &&
+            (cfg->fulfilment == CONFIG_PICKUP) == (at != NULL))
+            return &p->channels[i];
+    }
     return NULL;
 }
 
@@ -373,10 +395,11 @@ static int on_availability(void *arg, const struct kafka_message *msg)
         json_t *available;
         json_object_foreach(channels, name, available)
         {
-            struct channel *c = find_channel(p, name);
+            const char *location;
+            struct channel *c = find_channel(p, name, &location);
             if (!c || !json_is_integer(available)) continue;
-            table_put(c, sku, json_integer_value(available), json_integer_value(version),
-                      commit_us, merge_us);
+            table_put(c, sku, location, json_integer_value(available),
+                      json_integer_value(version), commit_us, merge_us);
             channel_kick(c);
         }
     }
@@ -402,12 +425,13 @@ static void sku_pending_reply(void *arg, redisReply *reply)
     if (reply && reply->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 2 < reply->elements; i += 3) {
             if (reply->element[i]->type != REDIS_REPLY_STRING) continue;
-            struct channel *c = find_channel(p, reply->element[i]->str);
+            const char *location;
+            struct channel *c = find_channel(p, reply->element[i]->str, &location);
             if (!c) continue;
             /* a request in flight may carry this very version: sending it again is
                harmless, the receiver keeps the highest version */
-            table_put(c, it->sku, reply->element[i + 1]->integer, reply->element[i + 2]->integer,
-                      0, 0);
+            table_put(c, it->sku, location, reply->element[i + 1]->integer,
+                      reply->element[i + 2]->integer, 0, 0);
             channel_kick(c);
         }
     }

@@ -12,11 +12,14 @@ char *webhook_body(const char *channel, const struct webhook_update *updates, si
                    size_t *len)
 {
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:I}", "sku", updates[i].sku,
-                                              "available", (json_int_t)updates[i].available,
-                                              "version", (json_int_t)updates[i].version, "ts_ms",
-                                              (json_int_t)updates[i].ts_ms));
+    for (size_t i = 0; i < n; i++) {
+        json_t *u = json_pack("{s:s, s:I, s:I, s:I}", "sku", updates[i].sku, "available",
+                              (json_int_t)updates[i].available, "version",
+                              (json_int_t)updates[i].version, "ts_ms", (json_int_t)updates[i].ts_ms);
+        if (u && updates[i].location)
+            json_object_set_new(u, "location", json_string(updates[i].location));
+        json_array_append_new(list, u);
+    }
     json_t *root = json_pack("{s:s, s:o}", "channel", channel, "updates", list);
     char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);

@@ -1,6 +1,7 @@
 /* webhook.h — the channel payload of DESIGN §6: body and signature. Plain functions.
  *
  *   POST {"channel":"web","updates":[{"sku","available","version","ts_ms"},…]}
+ *   (a pickup channel's updates also carry "location": availability per store)
  *   X-Stockmesh-Timestamp: <unix ms>
  *   X-Stockmesh-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
  *   X-Stockmesh-Delivery: <id, stable across retries> */
@@ -13,6 +14,7 @@
 
 struct webhook_update {
     const char *sku;
+    const char *location;         /* pickup channels: the store; NULL for ship channels */
     long long available;
     long long version;
     long long ts_ms;              /* source commit time of the change */

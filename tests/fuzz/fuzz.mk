@@ -33,9 +33,9 @@ FUZZ_BINS          := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_SMOKE         := tests/fuzz/run-fuzz-smoke.sh
 
 # The product sources each target compiles in, besides tests/fuzz/<target>.c.
-FUZZ_SRC_fuzz_config   := appliance/src/config.c appliance/src/log.c
+FUZZ_SRC_fuzz_config   := appliance/src/config.c appliance/src/timeconv.c appliance/src/log.c
 FUZZ_SRC_fuzz_pgoutput := services/cdc/pgoutput.c services/cdc/sqlvalue.c
-FUZZ_SRC_fuzz_event    := appliance/src/event.c appliance/src/config.c appliance/src/log.c \
+FUZZ_SRC_fuzz_event    := appliance/src/event.c appliance/src/config.c appliance/src/timeconv.c appliance/src/log.c \
                           services/merge/mapping.c
 FUZZ_SRC_fuzz_http     := appliance/src/http.c appliance/src/metrics.c appliance/src/log.c
 FUZZ_SRC_fuzz_binlog   := services/cdc/binlog.c services/cdc/binlog_rows.c services/cdc/schema.c \

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t j = 0; j < cfg->nlocations; j++)
                 config_channel_has_location(&cfg->channels[i], &cfg->locations[j]);
         for (size_t i = 0; i < cfg->nlocations; i++)
-            config_authority_for(cfg, cfg->locations[i].type);
+            config_authority_for(cfg, cfg->locations[i].type, CONFIG_ON_HAND);
         config_free(cfg);
     } else if (strncmp(err, name, sizeof name - 1) != 0) {
         abort();

@@ -207,12 +207,14 @@ static void check_fact(const struct mapping_table *t, const struct change_event 
 
     /* what merge's send_fact() derives from a fact before calling Redis */
     char key[MAPPING_SKU_MAX + 16], ts[24], qty[24];
-    snprintf(key, sizeof key, "sm:{%s}:f", f->sku);
+    snprintf(key, sizeof key, "sm:{%s}", f->sku);
     snprintf(ts, sizeof ts, "%lld", (long long)(f->commit_us / 1000));
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
         snprintf(qty, sizeof qty, "%lld", f->quantity[k]);
-    const char *authority = config_authority_for(cfg, f->location->type);
-    must(!authority || config_source(cfg, authority) != NULL);
+    for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
+        const char *authority = config_authority_for(cfg, f->location->type, k);
+        must(!authority || config_source(cfg, authority) != NULL);
+    }
     for (size_t c = 0; c < cfg->nchannels; c++) config_channel_has_location(&cfg->channels[c], f->location);
 }
 

@@ -142,10 +142,13 @@ static int setup(void **state)
         servers_pg_exec(&W.pg, "retail",
                         "CREATE TABLE stock (sku text PRIMARY KEY, on_hand int NOT NULL);"
                         "CREATE TABLE nokey (sku text NOT NULL, on_hand int NOT NULL);"
+                        "CREATE TABLE byid (id int PRIMARY KEY, sku text NOT NULL, "
+                        "on_hand int NOT NULL);"
                         "CREATE TABLE secret (sku text PRIMARY KEY, on_hand int NOT NULL);"
                         "CREATE ROLE plain LOGIN;"
                         "CREATE ROLE repl LOGIN REPLICATION;"
                         "ALTER TABLE stock OWNER TO repl; ALTER TABLE nokey OWNER TO repl;"
+                        "ALTER TABLE byid OWNER TO repl;"
                         "GRANT CREATE ON DATABASE retail TO repl;",
                         err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -182,6 +185,16 @@ static void test_table_without_key(void **state)
     const char *needles[] = {"public.nokey has no primary key", "REPLICA IDENTITY USING INDEX",
                              NULL};
     expect_error("repl", "public.nokey", needles);
+}
+
+/* Keyed by a surrogate id, its DELETEs would carry only the id: not which SKU lost
+ * its stock. */
+static void test_table_whose_key_does_not_name_the_sku(void **state)
+{
+    (void)state;
+    const char *needles[] = {"column \\\"sku\\\" is not part of its key",
+                             "REPLICA IDENTITY FULL", NULL};
+    expect_error("repl", "public.byid", needles);
 }
 
 static void test_table_not_readable(void **state)
@@ -239,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_without_replication),
         cmocka_unit_test(test_table_without_key),
+        cmocka_unit_test(test_table_whose_key_does_not_name_the_sku),
         cmocka_unit_test(test_table_not_readable),
         cmocka_unit_test(test_missing_pg_hba_line),
         cmocka_unit_test(test_wal_level_not_logical),

@@ -388,7 +388,7 @@ static int setup(void **state)
             "  - name: " SOURCE "\n    type: postgres\n"
             "    dsn: \"host=127.0.0.1 port=%d dbname=shop user=stockmesh\"\n"
             "    tables:\n"
-            "      - table: public.typed\n        sku: c_text\n        location_code: WH1\n"
+            "      - table: public.typed\n        sku: id\n        location_code: WH1\n"
             "        on_hand: c_int4\n"
             "      - table: public.toast_full\n        sku: c_text\n"
             "        location_code: WH1\n        on_hand: c_int4\n"

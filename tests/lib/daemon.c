@@ -193,3 +193,33 @@ char *daemon_topic_contents(const struct daemon *d, const char *topic)
     return data;
 }
 
+
+int daemon_log_has(const struct daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log_path, "r");
+    if (!f) return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+int daemon_workdir_make(char *out, size_t outlen, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(out, outlen, "%s/stockmesh-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (n < 0 || (size_t)n >= outlen) return -1;
+    return mkdtemp(out) ? 0 : -1;
+}
+
+void daemon_workdir_remove(const char *dir)
+{
+    if (getenv("TEST_KEEP")) {
+        fprintf(stderr, "kept %s\n", dir);
+        return;
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}

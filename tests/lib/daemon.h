@@ -3,6 +3,7 @@
 #ifndef STOCKMESH_TEST_DAEMON_H
 #define STOCKMESH_TEST_DAEMON_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 struct daemon {
@@ -45,5 +46,15 @@ char *daemon_state_value(const struct daemon *d, const char *scope, const char *
 /* Every message of a topic on its embedded backbone, values joined by newlines (the
  * caller frees); NULL when the backbone cannot be read. */
 char *daemon_topic_contents(const struct daemon *d, const char *topic);
+
+/* 1 when a line of its log contains text. */
+int daemon_log_has(const struct daemon *d, const char *text);
+
+/* Creates a fresh work directory $TMPDIR/stockmesh-<name>-XXXXXX into out; 0 or -1. */
+int daemon_workdir_make(char *out, size_t outlen, const char *name);
+
+/* Removes a work directory, or keeps it (and says where) when TEST_KEEP is set, for
+ * reading the logs after a failure. */
+void daemon_workdir_remove(const char *dir);
 
 #endif

@@ -197,7 +197,45 @@ static void test_minimal_config_takes_defaults(void **state)
     assert_int_equal(cfg->nchannels, 0);
     assert_null(cfg->channels);
     assert_int_equal(cfg->nauthority, 0);
-    assert_null(config_authority_for(cfg, "warehouse"));
+    assert_null(config_authority_for(cfg, "warehouse", CONFIG_ON_HAND));
+    /* the keys of the merge rules */
+    assert_null(src->timestamp_format); /* ISO 8601 */
+    const struct config_table *t = &src->tables[0];
+    assert_null(t->item_column);
+    assert_null(t->crosswalk);
+    assert_null(t->defines_crosswalk);
+    assert_null(t->code_column);
+    assert_null(t->time_column);
+    assert_int_equal(cfg->nitem_classes, 0);
+    assert_null(cfg->item_classes);
+    assert_null(config_item_class_for(cfg, "SKU-00001"));
+    assert_null(cfg->skus.pattern);
+    assert_true(config_sku_valid(cfg, "anything at all"));
+    assert_int_equal(cfg->rules.mismatch_grace_s, 60);
+    assert_true(cfg->rules.tolerance == 0);
+    assert_int_equal(cfg->rules.tolerance_percent, 0);
+    assert_int_equal(cfg->rules.stale_source_s, 300);
+    assert_int_equal(cfg->rules.unknown_item_after_s, 300);
+    assert_int_equal(cfg->rules.ncontacts, 0);
+    assert_null(cfg->rules.contacts);
+    assert_null(config_crosswalk(cfg, "upc", NULL));
+    config_free(cfg);
+}
+
+/* A channel's fulfilment defaults to ship; an authority rule without quantities
+ * covers all three. */
+static void test_channel_and_authority_defaults(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("full.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    for (size_t i = 0; i < cfg->nchannels; i++)
+        assert_int_equal(cfg->channels[i].fulfilment, CONFIG_SHIP);
+    for (size_t i = 0; i < cfg->nauthority; i++) {
+        assert_int_equal(cfg->authority[i].nquantities, 0);
+        assert_int_equal(cfg->authority[i].kinds, 7u);
+    }
     config_free(cfg);
 }
 
@@ -232,12 +270,12 @@ static void test_demo_config_loads(void **state)
     assert_int_equal(cfg->redis.port, 56379);
     assert_string_equal(cfg->console.listen_host, "127.0.0.1");
     assert_int_equal(cfg->console.listen_port, 8080);
-    assert_int_equal(cfg->nsources, 1);
+    assert_int_equal(cfg->nsources, 2);
     const struct config_source *erp = config_source(cfg, "erp");
     assert_non_null(erp);
     assert_int_equal(erp->type, CONFIG_SOURCE_POSTGRES);
     assert_string_equal(erp->dsn, "host=127.0.0.1 port=55432 dbname=retail user=stockmesh");
-    assert_int_equal(erp->ntables, 1);
+    assert_int_equal(erp->ntables, 2);
     assert_string_equal(erp->tables[0].schema, "public");
     assert_string_equal(erp->tables[0].name, "stock_levels");
     assert_string_equal(erp->tables[0].sku_column, "sku");
@@ -245,6 +283,18 @@ static void test_demo_config_loads(void **state)
     assert_string_equal(erp->tables[0].quantity_column[CONFIG_ON_HAND], "on_hand");
     assert_string_equal(erp->tables[0].quantity_column[CONFIG_COMMITTED], "committed");
     assert_string_equal(erp->tables[0].quantity_column[CONFIG_UNAVAILABLE], "unavailable");
+    /* the stores' POS knows items by UPC, translated through the ERP's crosswalk */
+    const struct config_source *xs = NULL;
+    assert_ptr_equal(config_crosswalk(cfg, "upc", &xs), &erp->tables[1]);
+    assert_ptr_equal(xs, erp);
+    const struct config_source *pos = config_source(cfg, "pos");
+    assert_non_null(pos);
+    assert_int_equal(pos->type, CONFIG_SOURCE_MARIADB);
+    assert_string_equal(pos->password_file, "var/pos.password");
+    assert_null(pos->tables[0].sku_column);
+    assert_string_equal(pos->tables[0].item_column, "upc");
+    assert_string_equal(pos->tables[0].crosswalk, "upc");
+    assert_string_equal(pos->tables[0].time_column, "counted_at");
     assert_int_equal(cfg->nlocations, 3);
     assert_int_equal(config_location(cfg, "S12")->safety_stock, 2);
     assert_string_equal(config_location(cfg, "S14")->contacts[0], "store14-ops@example.com");
@@ -256,11 +306,24 @@ static void test_demo_config_loads(void **state)
     assert_true(config_channel_has_location(web, config_location(cfg, "WH1")));
     assert_true(config_channel_has_location(web, config_location(cfg, "S12")));
     assert_false(config_channel_has_location(web, config_location(cfg, "S14")));
-    const struct config_channel *pickup = config_channel(cfg, "pickup-s12");
+    assert_int_equal(web->fulfilment, CONFIG_SHIP);
+    const struct config_channel *pickup = config_channel(cfg, "pickup");
+    assert_non_null(pickup);
+    assert_int_equal(pickup->fulfilment, CONFIG_PICKUP);
     assert_true(config_channel_has_location(pickup, config_location(cfg, "S12")));
+    assert_true(config_channel_has_location(pickup, config_location(cfg, "S14")));
     assert_false(config_channel_has_location(pickup, config_location(cfg, "WH1")));
-    assert_string_equal(config_authority_for(cfg, "warehouse"), "erp");
-    assert_string_equal(config_authority_for(cfg, "store"), "erp");
+    for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
+        assert_string_equal(config_authority_for(cfg, "warehouse", k), "erp");
+        assert_string_equal(config_authority_for(cfg, "store", k), "erp");
+    }
+    assert_string_equal(cfg->skus.pattern, "SKU-?????");
+    assert_true(config_sku_valid(cfg, "SKU-00017"));
+    assert_false(config_sku_valid(cfg, "4006381333931"));
+    assert_string_equal(config_item_class_for(cfg, "SKU-00217")->name, "bulky");
+    assert_null(config_item_class_for(cfg, "SKU-00117"));
+    assert_int_equal(cfg->rules.mismatch_grace_s, 30);
+    assert_int_equal(cfg->rules.ncontacts, 1);
     config_free(cfg);
 }
 
@@ -657,8 +720,9 @@ static void test_authority_references(void **state)
     snprintf(want, sizeof want,
              "%s:11: authority[0].source: no source is named \"wms\"\n"
              "%s:12: authority[1].location_type: no location has type \"stroe\"\n"
-             "%s:14: authority[2].location_type: duplicate location type \"warehouse\" "
-             "(first at line 10)",
+             "%s:14: authority[2]: a second source for the same quantity of type "
+             "\"warehouse\" (rule at line 10 names wms): each quantity has one "
+             "authoritative source",
              f, f, f);
     char err[1024];
     assert_null(config_load(f, err, sizeof err));
@@ -671,7 +735,8 @@ static void test_several_sources_need_an_authority_per_type(void **state)
 {
     (void)state;
     assert_load_error("authority_missing.yaml",
-                      "23: locations[1].type: no authority rule names type \"store\", and 2 "
+                      "23: locations[1].type: no authority rule names on_hand at type \"store\", "
+                      "and 2 "
                       "sources are configured: add one under authority (location_type: store, "
                       "source: …)");
 }
@@ -746,10 +811,10 @@ static void test_authority_for(void **state)
     char err[1024];
     struct config *cfg = load_fixture("full.yaml", err, sizeof err);
     if (!cfg) fail_msg("%s", err);
-    assert_string_equal(config_authority_for(cfg, "warehouse"), "wms_east");
-    assert_string_equal(config_authority_for(cfg, "store"), "erp");
-    assert_null(config_authority_for(cfg, "depot"));
-    assert_null(config_authority_for(cfg, NULL));
+    assert_string_equal(config_authority_for(cfg, "warehouse", CONFIG_ON_HAND), "wms_east");
+    assert_string_equal(config_authority_for(cfg, "store", CONFIG_ON_HAND), "erp");
+    assert_null(config_authority_for(cfg, "depot", CONFIG_ON_HAND));
+    assert_null(config_authority_for(cfg, NULL, CONFIG_ON_HAND));
     config_free(cfg);
 }
 
@@ -760,6 +825,326 @@ static void test_quantity_names(void **state)
     assert_string_equal(config_quantity_name(CONFIG_COMMITTED), "committed");
     assert_string_equal(config_quantity_name(CONFIG_UNAVAILABLE), "unavailable");
     config_free(NULL);
+}
+
+/* ------------------------------------------------------------------ merge rules */
+
+static void test_merge_keys_load(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+
+    const struct config_source *erp = &cfg->sources[0], *pos = &cfg->sources[1];
+    assert_string_equal(erp->timezone, "Europe/Berlin");
+    assert_string_equal(erp->timestamp_format, "%d.%m.%Y %H:%M:%S");
+    assert_string_equal(pos->timezone, "-05:00");
+    assert_string_equal(pos->timestamp_format, "epoch_ms");
+
+    const struct config_table *stock = &erp->tables[0];
+    assert_string_equal(stock->sku_column, "sku");
+    assert_string_equal(stock->time_column, "counted_at");
+    assert_null(stock->item_column);
+    assert_null(stock->defines_crosswalk);
+
+    const struct config_table *codes = &erp->tables[1];
+    assert_string_equal(codes->schema, "catalog");
+    assert_string_equal(codes->name, "item_codes");
+    assert_string_equal(codes->defines_crosswalk, "upc");
+    assert_string_equal(codes->code_column, "upc");
+    assert_string_equal(codes->sku_column, "sku");
+    assert_int_equal(codes->line, 16);
+    for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) assert_null(codes->quantity_column[k]);
+
+    const struct config_table *shelf = &pos->tables[0];
+    assert_null(shelf->sku_column);
+    assert_string_equal(shelf->item_column, "upc");
+    assert_string_equal(shelf->crosswalk, "upc");
+    assert_null(shelf->time_column);
+
+    assert_int_equal(cfg->channels[0].fulfilment, CONFIG_SHIP);
+    assert_int_equal(cfg->channels[1].fulfilment, CONFIG_PICKUP);
+
+    assert_int_equal(cfg->nauthority, 3);
+    assert_int_equal(cfg->authority[0].nquantities, 0);
+    assert_int_equal(cfg->authority[0].kinds, 7u);
+    assert_int_equal(cfg->authority[1].nquantities, 1);
+    assert_string_equal(cfg->authority[1].quantities[0], "on_hand");
+    assert_int_equal(cfg->authority[1].kinds, 1u << CONFIG_ON_HAND);
+    assert_int_equal(cfg->authority[2].nquantities, 2);
+    assert_int_equal(cfg->authority[2].kinds,
+                     (1u << CONFIG_COMMITTED) | (1u << CONFIG_UNAVAILABLE));
+    assert_int_equal(cfg->authority[2].line, 49);
+
+    assert_string_equal(cfg->skus.pattern, "SKU-[0-9][0-9][0-9][0-9][0-9]");
+
+    assert_int_equal(cfg->nitem_classes, 2);
+    const struct config_item_class *bulky = &cfg->item_classes[0];
+    assert_string_equal(bulky->name, "bulky");
+    assert_int_equal(bulky->nskus, 2);
+    assert_string_equal(bulky->skus[0], "SKU-002*");
+    assert_string_equal(bulky->skus[1], "SKU-003*");
+    assert_true(bulky->safety_stock == 1);
+    assert_true(bulky->tolerance == 2);
+    assert_int_equal(bulky->tolerance_percent, 10);
+    assert_int_equal(bulky->line, 55);
+    /* unset: keep the location's safety stock and the rules' tolerances */
+    const struct config_item_class *all = &cfg->item_classes[1];
+    assert_true(all->safety_stock == -1);
+    assert_true(all->tolerance == -1);
+    assert_int_equal(all->tolerance_percent, -1);
+
+    assert_int_equal(cfg->rules.mismatch_grace_s, 30);
+    assert_true(cfg->rules.tolerance == 1);
+    assert_int_equal(cfg->rules.tolerance_percent, 5);
+    assert_int_equal(cfg->rules.stale_source_s, 120);
+    assert_int_equal(cfg->rules.unknown_item_after_s, 600);
+    assert_int_equal(cfg->rules.ncontacts, 2);
+    assert_string_equal(cfg->rules.contacts[0], "ops@example.com");
+    assert_string_equal(cfg->rules.contacts[1], "oncall@example.com");
+    config_free(cfg);
+}
+
+static void test_crosswalk_mistakes(void **state)
+{
+    (void)state;
+    const char *f = FIXTURES "crosswalk_errors.yaml";
+    char want[2048];
+    snprintf(want, sizeof want,
+             "%s:7: sources[0].tables[0]: item and crosswalk go together: the item code column "
+             "and the crosswalk that translates it\n"
+             "%s:8: sources[0].tables[1]: set either sku (a column holding the canonical SKU) "
+             "or item and crosswalk (an item code translated to the SKU), not both\n"
+             "%s:9: sources[0].tables[2].crosswalk: no table defines crosswalk \"ean\" "
+             "(defines_crosswalk: ean)\n"
+             "%s:10: sources[0].tables[3]: a crosswalk table maps only code and sku: remove "
+             "item, crosswalk, location, location_code, time and the quantities\n"
+             "%s:11: sources[0].tables[4]: defines a crosswalk: set code (the column holding "
+             "the item code)\n"
+             "%s:11: sources[0].tables[4].defines_crosswalk: must contain only a-z, 0-9, _ and "
+             "-, got \"EAN\"\n"
+             "%s:12: sources[0].tables[5].code: belongs to a crosswalk table (with "
+             "defines_crosswalk)\n"
+             "%s:13: sources[0].tables[6]: needs sku (the column holding the canonical SKU), "
+             "or item and crosswalk\n"
+             "%s:14: sources[0].tables[7]: item and crosswalk go together: the item code "
+             "column and the crosswalk that translates it",
+             f, f, f, f, f, f, f, f, f);
+    char err[2048];
+    assert_null(config_load(f, err, sizeof err));
+    assert_string_equal(err, want);
+}
+
+static void test_authority_quantities(void **state)
+{
+    (void)state;
+    const char *f = FIXTURES "authority_quantities.yaml";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:18: authority[1].quantities[1]: expected on_hand, committed or unavailable, "
+             "got \"reserved\"\n"
+             "%s:19: authority[2]: a second source for the same quantity of type \"store\" "
+             "(rule at line 18 names pos): each quantity has one authoritative source",
+             f, f);
+    char err[1024];
+    assert_null(config_load(f, err, sizeof err));
+    assert_string_equal(err, want);
+}
+
+/* With several sources, every quantity some table maps needs an authority at every
+ * location type: on_hand alone is not enough when committed is mapped too. */
+static void test_authority_needed_for_every_mapped_quantity(void **state)
+{
+    (void)state;
+    assert_load_error("authority_quantity_missing.yaml",
+                      "15: locations[1].type: no authority rule names committed at type "
+                      "\"store\", and 2 sources are configured: add one under authority "
+                      "(location_type: store, source: …)");
+}
+
+static void test_source_time_zone_and_format(void **state)
+{
+    (void)state;
+    const char *f = FIXTURES "source_times.yaml";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:6: sources[0].timezone: unknown time zone \"Europe/Berln\": use UTC, an "
+             "offset such as +01:00, or an IANA name such as Europe/Berlin\n"
+             "%s:7: sources[0].timestamp_format: expected iso8601, epoch_s, epoch_ms or a "
+             "strptime format (with %% conversions such as \"%%d.%%m.%%Y %%H:%%M:%%S\"), got "
+             "\"dd.mm.yyyy\"\n"
+             "%s:13: sources[1].timezone: \"../../etc/passwd\" is not a time zone: use UTC, an "
+             "offset such as +01:00, or an IANA name such as Europe/Berlin",
+             f, f, f);
+    char err[1024];
+    assert_null(config_load(f, err, sizeof err));
+    assert_string_equal(err, want);
+}
+
+static void test_item_classes_select_skus(void **state)
+{
+    (void)state;
+    const char *f = FIXTURES "item_classes.yaml";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:11: item_classes[0].skus: selects no SKU: list glob patterns such as "
+             "\"SKU-01*\"\n"
+             "%s:13: item_classes[1].skus: selects no SKU: list glob patterns such as "
+             "\"SKU-01*\"\n"
+             "%s:15: item_classes[2].name: duplicate item class \"bulky\" (first at line 11)",
+             f, f, f);
+    char err[1024];
+    assert_null(config_load(f, err, sizeof err));
+    assert_string_equal(err, want);
+}
+
+/* '|' separates a location from a source in Redis and the parts of an alert's key: a
+ * code holding one would be read back as another location. */
+static void test_location_code_without_bar(void **state)
+{
+    (void)state;
+    assert_load_error("location_bar.yaml",
+                      "10: locations[1].code: must not contain '|', got \"S|12\"");
+}
+
+static void test_rule_values_and_fulfilment(void **state)
+{
+    (void)state;
+    const char *f = FIXTURES "rules_values.yaml";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:15: channels[0].fulfilment: expected ship or pickup, got \"deliver\"\n"
+             "%s:17: rules.stale_source_s: must be between 10 and 604800\n"
+             "%s:18: rules.tolerance_percent: must be between 0 and 100\n"
+             "%s:19: rules.mismatch_grace: unknown key (did you mean \"mismatch_grace_s\"?)\n"
+             "%s:21: skus.pattern: must not be empty",
+             f, f, f, f, f);
+    char err[1024];
+    assert_null(config_load(f, err, sizeof err));
+    assert_string_equal(err, want);
+}
+
+static void test_authority_for_each_quantity(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    /* warehouses: one rule for all three */
+    assert_string_equal(config_authority_for(cfg, "warehouse", CONFIG_ON_HAND), "erp");
+    assert_string_equal(config_authority_for(cfg, "warehouse", CONFIG_COMMITTED), "erp");
+    assert_string_equal(config_authority_for(cfg, "warehouse", CONFIG_UNAVAILABLE), "erp");
+    /* stores: the shelf count from the POS, orders and blocked stock from the ERP */
+    assert_string_equal(config_authority_for(cfg, "store", CONFIG_ON_HAND), "pos");
+    assert_string_equal(config_authority_for(cfg, "store", CONFIG_COMMITTED), "erp");
+    assert_string_equal(config_authority_for(cfg, "store", CONFIG_UNAVAILABLE), "erp");
+    assert_null(config_authority_for(cfg, "depot", CONFIG_ON_HAND));
+    assert_null(config_authority_for(cfg, "Store", CONFIG_ON_HAND));
+    assert_null(config_authority_for(NULL, "store", CONFIG_ON_HAND));
+    config_free(cfg);
+}
+
+static void test_item_class_first_match_wins(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    const struct config_item_class *bulky = &cfg->item_classes[0], *all = &cfg->item_classes[1];
+    assert_ptr_equal(config_item_class_for(cfg, "SKU-00217"), bulky); /* SKU-002* */
+    assert_ptr_equal(config_item_class_for(cfg, "SKU-00399"), bulky); /* second pattern */
+    assert_ptr_equal(config_item_class_for(cfg, "SKU-00117"), all);   /* only SKU-* */
+    assert_ptr_equal(config_item_class_for(cfg, "SKU-"), all);
+    assert_null(config_item_class_for(cfg, "sku-00217")); /* globs are case-sensitive */
+    assert_null(config_item_class_for(cfg, "4006381333931"));
+    assert_null(config_item_class_for(cfg, ""));
+    assert_null(config_item_class_for(cfg, NULL));
+    assert_null(config_item_class_for(NULL, "SKU-00217"));
+    config_free(cfg);
+}
+
+static void test_sku_valid(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    assert_true(config_sku_valid(cfg, "SKU-00001"));
+    assert_true(config_sku_valid(cfg, "SKU-99999"));
+    assert_false(config_sku_valid(cfg, "SKU-0001"));
+    assert_false(config_sku_valid(cfg, "SKU-000001"));
+    assert_false(config_sku_valid(cfg, "SKU-0000A"));
+    assert_false(config_sku_valid(cfg, "sku-00001"));
+    assert_false(config_sku_valid(cfg, " SKU-00001"));
+    assert_false(config_sku_valid(cfg, ""));
+    config_free(cfg);
+}
+
+static void test_crosswalk_lookup(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    const struct config_source *src = NULL;
+    const struct config_table *t = config_crosswalk(cfg, "upc", &src);
+    assert_ptr_equal(t, &cfg->sources[0].tables[1]);
+    assert_ptr_equal(src, &cfg->sources[0]);
+    assert_ptr_equal(config_crosswalk(cfg, "upc", NULL), t);
+
+    src = &cfg->sources[1];
+    assert_null(config_crosswalk(cfg, "ean", &src));
+    assert_null(config_crosswalk(cfg, "UPC", &src));
+    assert_null(config_crosswalk(cfg, NULL, &src));
+    assert_null(config_crosswalk(NULL, "upc", &src));
+    assert_ptr_equal(src, &cfg->sources[1]); /* untouched when there is none */
+    /* a table that uses a crosswalk does not define it */
+    assert_string_equal(cfg->sources[1].tables[0].crosswalk, "upc");
+    config_free(cfg);
+}
+
+/* The columns a reader must keep in a row image for the mapping: nothing more. */
+static void test_table_columns(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct config *cfg = load_fixture("merge_keys.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    const char *cols[CONFIG_TABLE_COLUMNS_MAX];
+
+    size_t n = config_table_columns(&cfg->sources[0].tables[0], cols);
+    assert_int_equal(n, 5);
+    assert_string_equal(cols[0], "sku");
+    assert_string_equal(cols[1], "loc");
+    assert_string_equal(cols[2], "counted_at");
+    assert_string_equal(cols[3], "qty");
+    assert_string_equal(cols[4], "reserved");
+
+    n = config_table_columns(&cfg->sources[0].tables[1], cols); /* the crosswalk */
+    assert_int_equal(n, 2);
+    assert_string_equal(cols[0], "sku");
+    assert_string_equal(cols[1], "upc");
+
+    n = config_table_columns(&cfg->sources[1].tables[0], cols); /* by item code */
+    assert_int_equal(n, 3);
+    assert_string_equal(cols[0], "upc");
+    assert_string_equal(cols[1], "store");
+    assert_string_equal(cols[2], "qty");
+    config_free(cfg);
+
+    /* a fixed location is no column */
+    cfg = load_fixture("full.yaml", err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    n = config_table_columns(&cfg->sources[1].tables[0], cols);
+    assert_int_equal(n, 2);
+    assert_string_equal(cols[0], "sku");
+    assert_string_equal(cols[1], "quantity");
+    n = config_table_columns(&cfg->sources[0].tables[0], cols);
+    assert_int_equal(n, 5);
+    assert_string_equal(cols[0], "item_sku");
+    assert_string_equal(cols[4], "qty_blocked");
+    config_free(cfg);
 }
 
 /* The fixtures name paths relative to the source root: run from there. */
@@ -773,6 +1158,23 @@ static int enter_source_root(void)
     snprintf(root, sizeof root, "%.*s", (int)(n - m), self);
     if (access(root, F_OK) != 0) return 0; /* built elsewhere: assume the cwd is the root */
     return chdir(root);
+}
+
+/* Two tables feeding one crosswalk would forget each other's codes on delete. */
+static void test_crosswalk_defined_twice(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "sources:\n"
+        "  - name: a\n    type: postgres\n    dsn: host=x\n    tables:\n"
+        "      - {table: t1, defines_crosswalk: upc, code: c, sku: s}\n"
+        "      - {table: t2, defines_crosswalk: upc, code: c, sku: s}\n"
+        "      - {table: t3, item: i, crosswalk: upc, location_code: L, on_hand: q}\n"
+        "locations:\n  - {code: L, type: store}\n";
+    char err[512];
+    assert_null(config_load_string(text, sizeof text - 1, "x.yaml", err, sizeof err));
+    assert_string_equal(err, "x.yaml:7: sources[0].tables[1].defines_crosswalk: crosswalk \"upc\" "
+                             "is already defined by public.t1 (line 6)");
 }
 
 int main(void)
@@ -831,6 +1233,21 @@ int main(void)
         cmocka_unit_test(test_channel_has_location_by_type_tag_and_code),
         cmocka_unit_test(test_authority_for),
         cmocka_unit_test(test_quantity_names),
+        cmocka_unit_test(test_crosswalk_defined_twice),
+        cmocka_unit_test(test_channel_and_authority_defaults),
+        cmocka_unit_test(test_merge_keys_load),
+        cmocka_unit_test(test_crosswalk_mistakes),
+        cmocka_unit_test(test_authority_quantities),
+        cmocka_unit_test(test_authority_needed_for_every_mapped_quantity),
+        cmocka_unit_test(test_source_time_zone_and_format),
+        cmocka_unit_test(test_item_classes_select_skus),
+        cmocka_unit_test(test_location_code_without_bar),
+        cmocka_unit_test(test_rule_values_and_fulfilment),
+        cmocka_unit_test(test_authority_for_each_quantity),
+        cmocka_unit_test(test_item_class_first_match_wins),
+        cmocka_unit_test(test_sku_valid),
+        cmocka_unit_test(test_crosswalk_lookup),
+        cmocka_unit_test(test_table_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

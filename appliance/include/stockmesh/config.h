@@ -21,11 +21,17 @@ struct config_property {
     char *value;
 };
 
-/* How the rows of one source table become stock facts. */
+/* How the rows of one source table become stock facts, or (defines_crosswalk) how
+ * they translate item codes to SKUs. */
 struct config_table {
     char *schema;              /* "public" when the YAML says only "stock" */
     char *name;
-    char *sku_column;          /* column holding the canonical SKU */
+    char *sku_column;          /* column holding the canonical SKU, or NULL with item */
+    char *item_column;         /* column holding an item code, translated through */
+    char *crosswalk;           /* this crosswalk; both NULL or both set */
+    char *defines_crosswalk;   /* the table is the crosswalk of this name: code → sku */
+    char *code_column;         /* with defines_crosswalk: the item code column */
+    char *time_column;         /* when the row was counted, or NULL; source's zone/format */
     char *location_column;     /* column holding the location code, or NULL */
     char *location_code;       /* constant location for the whole table, or NULL */
     char *quantity_column[CONFIG_QUANTITY_KINDS]; /* NULL when the table lacks that kind */
@@ -39,7 +45,9 @@ struct config_source {
     char *password_file;       /* NULL or path whose first line is the password */
     char *slot;                /* default "stockmesh_<name>" */
     char *publication;         /* default "stockmesh_<name>" */
-    char *timezone;            /* default "UTC" */
+    char *timezone;            /* default "UTC"; an IANA zone name or ±HH:MM */
+    char *timestamp_format;    /* how time columns read: "iso8601", "epoch_s", "epoch_ms"
+                                  or a strptime format; default NULL: ISO 8601 */
     int heartbeat_ms;          /* default 10000 */
     int snapshot_parallel;     /* tables read at once by the initial snapshot; default 2 */
     int snapshot_chunk_rows;   /* rows per primary-key chunk; default 5000 */
@@ -71,6 +79,7 @@ struct config_channel {
     char **location_codes;     /* or by code */
     size_t nlocation_codes;
     long long buffer;          /* subtracted from the channel sum; default 0 */
+    int fulfilment;            /* enum config_fulfilment; default ship */
     int batch_max;             /* updates per request; default 100 */
     int batch_wait_ms;         /* wait to fill a batch; default 0 (latency first) */
     int timeout_ms;            /* per request; default 5000 */
@@ -81,8 +90,24 @@ struct config_channel {
 struct config_authority {
     char *location_type;
     char *source;
+    char **quantities;         /* names of the kinds it covers; none = all three */
+    size_t nquantities;
+    unsigned kinds;            /* bit (1 << kind) per covered kind, from quantities */
     int line;
 };
+
+/* SKUs sharing tolerances and safety stock, chosen by glob patterns. */
+struct config_item_class {
+    char *name;
+    char **skus;               /* fnmatch(3) patterns */
+    size_t nskus;
+    long long safety_stock;    /* replaces the location's; -1 (default) keeps it */
+    long long tolerance;       /* mismatch tolerance in units; -1: rules.tolerance */
+    int tolerance_percent;     /* of the authoritative figure; -1: rules' */
+    int line;
+};
+
+enum config_fulfilment { CONFIG_SHIP = 0, CONFIG_PICKUP = 1 };
 
 struct config {
     char *path;
@@ -120,6 +145,23 @@ struct config {
     size_t nchannels;
     struct config_authority *authority;
     size_t nauthority;
+    struct config_item_class *item_classes;
+    size_t nitem_classes;
+
+    struct {
+        char *pattern;         /* glob every canonical SKU matches; NULL: any */
+    } skus;
+
+    struct {
+        int mismatch_grace_s;  /* a disagreement must last this long; default 60 */
+        long long tolerance;   /* default absolute tolerance; default 0 */
+        int tolerance_percent; /* default relative tolerance; default 0 */
+        int stale_source_s;    /* a source silent this long is stale; default 300 */
+        int unknown_item_after_s; /* an item code the crosswalk lacks this long → DLQ;
+                                     default 300 */
+        char **contacts;       /* for alerts about no location (a stale source) */
+        size_t ncontacts;
+    } rules;
 };
 
 /* Loads and validates a YAML file. Returns a config the caller frees with
@@ -144,9 +186,28 @@ const struct config_channel *config_channel(const struct config *cfg, const char
 int config_channel_has_location(const struct config_channel *ch,
                                 const struct config_location *loc);
 
-/* The source authoritative for quantities at locations of this type; NULL when no
- * rule names the type, which validation allows only with a single source. */
-const char *config_authority_for(const struct config *cfg, const char *location_type);
+/* The source authoritative for quantity kind at locations of this type; NULL when
+ * no rule names the type (then every source is believed: the newest change wins). */
+const char *config_authority_for(const struct config *cfg, const char *location_type,
+                                 enum config_quantity kind);
+
+/* The first item class whose patterns match sku, or NULL. */
+const struct config_item_class *config_item_class_for(const struct config *cfg,
+                                                      const char *sku);
+
+/* 1 when sku matches skus.pattern (or no pattern is set). */
+int config_sku_valid(const struct config *cfg, const char *sku);
+
+/* The crosswalk table defining name, with its source in *src; NULL when none. */
+const struct config_table *config_crosswalk(const struct config *cfg, const char *name,
+                                            const struct config_source **src);
+
+#define CONFIG_TABLE_COLUMNS_MAX (6 + CONFIG_QUANTITY_KINDS)
+
+/* The columns a table's mapping reads (sku or item, code, location, time, the
+ * quantities), stored into out; returns how many. */
+size_t config_table_columns(const struct config_table *t,
+                            const char *out[CONFIG_TABLE_COLUMNS_MAX]);
 
 /* Name of the quantity kind: "on_hand", "committed", "unavailable". */
 const char *config_quantity_name(enum config_quantity kind);

@@ -11,5 +11,7 @@ extern const size_t embedded_redis_library_len;
 /* appliance/sql/NNN_*.sql: state database migrations, in order. */
 extern const char embedded_sql_001_initial[];
 extern const size_t embedded_sql_001_initial_len;
+extern const char embedded_sql_002_alerts[];
+extern const size_t embedded_sql_002_alerts_len;
 
 #endif
