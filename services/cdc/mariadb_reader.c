@@ -1256,6 +1256,9 @@ static void chunk_confirmed(struct mariadb_reader *r, const struct tracker_entry
         char key[320];
         progress_key(t, key, sizeof key);
         store_delete(r->rt->store, r->scope, key);
+        /* what `stockmesh replay` and `reconcile` wait for before dropping what the
+           re-read did not see */
+        snapshot_done_save(r->rt->store, r->scope, t->label);
         t->reread = 0;
         t->snap_state = 0;
         log_info("cdc.mariadb", "%s: snapshot of %s applied (%" PRId64 " rows)", r->src->name,

@@ -102,7 +102,7 @@ struct worker {
     int finished;
 };
 
-enum wm_phase { WM_IDLE, WM_COUNT, WM_LOW, WM_SELECT, WM_HIGH, WM_WAIT_HIGH };
+enum wm_phase { WM_IDLE, WM_COUNT, WM_LOW, WM_SETTLE, WM_SELECT, WM_HIGH, WM_WAIT_HIGH };
 
 struct pg_reader {
     struct runtime *rt;
@@ -338,6 +338,9 @@ static void chunk_confirmed(struct pg_reader *r, const struct tracker_entry *t)
         char key[320];
         progress_key(tab, key, sizeof key);
         store_delete(r->rt->store, r->scope, key);
+        /* what `stockmesh replay` and `reconcile` wait for before dropping what the
+           re-read did not see */
+        snapshot_done_save(r->rt->store, r->scope, tab->label);
         log_info("cdc.pg", "%s: snapshot of %s applied (%" PRId64 " rows)", r->src->name,
                  tab->label, t->chunk_rows);
         if (tab->snap == TS_READ) tab->snap = TS_NONE;
@@ -748,7 +751,8 @@ static int handle_message(struct pg_reader *r, const struct pgoutput_msg *m)
     unsigned long long id = 0;
     if (sscanf(rest, "%7s %llu", which, &id) != 2 || id != r->wm_id) return 0;
     if (strcmp(which, "low") == 0 && (r->wm == WM_SELECT || r->wm == WM_HIGH ||
-                                      r->wm == WM_LOW || r->wm == WM_WAIT_HIGH)) {
+                                      r->wm == WM_LOW || r->wm == WM_SETTLE ||
+                                      r->wm == WM_WAIT_HIGH)) {
         r->wm_open = 1;
         seen_clear(r);
     } else if (strcmp(which, "high") == 0 && r->wm_open && r->wm_rows) {
@@ -1375,13 +1379,15 @@ static void wm_high_sent(struct pgconn *c, PGresult *res, void *arg)
     if (r->wm == WM_HIGH) r->wm = WM_WAIT_HIGH; /* the stream emits the chunk when it sees it */
 }
 
+/* The low watermark also returns the transactions in progress as it was written (see
+ * wm_low_sent). */
 static int wm_message(struct pg_reader *r, const char *which, pgconn_result_cb cb)
 {
-    char content[256], sql[400];
+    char content[256], sql[480];
     snprintf(content, sizeof content, "%s %s %" PRIu64, r->src->name, which, r->wm_id);
     char *lit = PQescapeLiteral(pgconn_pg(r->ctl), content, strlen(content));
-    snprintf(sql, sizeof sql, "SELECT pg_logical_emit_message(false, '%s', %s)", WATERMARK_PREFIX,
-             lit ? lit : "''");
+    snprintf(sql, sizeof sql, "SELECT pg_logical_emit_message(false, '%s', %s)%s", WATERMARK_PREFIX,
+             lit ? lit : "''", strcmp(which, "low") == 0 ? ", pg_current_snapshot()::text" : "");
     PQfreemem(lit);
     return pgconn_query(r->ctl, sql, 0, NULL, cb, r);
 }
@@ -1396,10 +1402,10 @@ static void wm_selected(struct pgconn *c, PGresult *res, void *arg)
     if (wm_message(r, "high", wm_high_sent) != 0) reader_fail(r, "the control connection is gone");
 }
 
-static void wm_low_sent(struct pgconn *c, PGresult *res, void *arg)
+static void wm_settled(struct pgconn *c, PGresult *res, void *arg)
 {
     struct pg_reader *r = arg;
-    if (!result_ok(r, c, res, "writing a low watermark")) return;
+    if (!result_ok(r, c, res, "waiting for transactions to finish")) return;
     PQclear(res);
     struct table_info *t = &r->tables[r->wm_table];
     int nparams = 0;
@@ -1411,6 +1417,41 @@ static void wm_low_sent(struct pgconn *c, PGresult *res, void *arg)
         reader_fail(r, "cannot query a snapshot chunk of %s", t->label);
     free(sql);
     free(params);
+}
+
+/* A transaction whose commit record precedes the low watermark may still be invisible
+ * for a moment (PostgreSQL writes the record and marks the commit log, then publishes
+ * the commit to new snapshots; pg_xact_status already says committed). A chunk read
+ * then would miss it although the stream put it before the watermark, and the chunk's
+ * older row, emitted at the high watermark, would overwrite it. So the chunk waits
+ * until every transaction in progress at the low watermark has finished (up to 1 s:
+ * one still running by then had not committed when the watermark was written, and its
+ * commit falls between the watermarks, where it supersedes the chunk's row). */
+static void wm_low_sent(struct pgconn *c, PGresult *res, void *arg)
+{
+    struct pg_reader *r = arg;
+    if (!result_ok(r, c, res, "writing a low watermark")) return;
+    char *snap = PQntuples(res) && PQnfields(res) > 1
+                     ? PQescapeLiteral(pgconn_pg(c), PQgetvalue(res, 0, 1),
+                                       strlen(PQgetvalue(res, 0, 1)))
+                     : NULL;
+    PQclear(res);
+    char sql[1024];
+    if (snap && strlen(snap) < 600) {
+        snprintf(sql, sizeof sql,
+                 "DO $$ DECLARE s pg_snapshot := %s; i int := 0; BEGIN "
+                 "WHILE i < 200 AND EXISTS (SELECT 1 FROM pg_snapshot_xip(s) AS x(xid) "
+                 "WHERE NOT pg_visible_in_snapshot(x.xid, pg_current_snapshot())) LOOP "
+                 "PERFORM pg_sleep(0.005); i := i + 1; END LOOP; END $$",
+                 snap);
+    } else {
+        /* a snapshot listing many transactions: wait for them in bulk */
+        snprintf(sql, sizeof sql, "SELECT pg_sleep(0.05)");
+    }
+    PQfreemem(snap);
+    r->wm = WM_SETTLE;
+    if (pgconn_query(r->ctl, sql, 0, NULL, wm_settled, r) != 0)
+        reader_fail(r, "the control connection is gone");
 }
 
 static void wm_start_chunk(struct pg_reader *r)

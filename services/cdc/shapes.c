@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define SHAPE_TEXT_MAX 65536
 
@@ -92,4 +93,14 @@ int shapes_park(struct store *st, const char *scope, const char *label, const ch
     char key[320];
     snprintf(key, sizeof key, "parked.%s", label);
     return reason ? store_set(st, scope, key, reason) : store_delete(st, scope, key);
+}
+
+void snapshot_done_save(struct store *store, const char *scope, const char *label)
+{
+    char key[320], value[24];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    snprintf(key, sizeof key, "snapshot.done.%s", label);
+    snprintf(value, sizeof value, "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    store_set(store, scope, key, value);
 }

@@ -46,4 +46,8 @@ int shapes_parked(struct store *st, const char *scope, const char *label, char *
 /* Parks label with reason, or un-parks it when reason is NULL. 0 or -1. */
 int shapes_park(struct store *st, const char *scope, const char *label, const char *reason);
 
+/* Records that a requested re-read of table label is applied downstream: state key
+ * "snapshot.done.<label>" = unix ms. */
+void snapshot_done_save(struct store *store, const char *scope, const char *label);
+
 #endif

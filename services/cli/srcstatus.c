@@ -13,11 +13,6 @@
 #include <time.h>
 
 #define POLL_MS 250
-/* A reader deletes a request before it has queued the table's snapshot (it checks the
-   table's columns first), and a status written in between still shows the table
-   streaming. Only a status showing the snapshot, or one written this long after the
-   request was taken, says the snapshot is over. */
-#define SETTLE_MS 2000
 
 static void sleep_ms(long ms)
 {
@@ -36,6 +31,21 @@ static const char *string_or(const json_t *o, const char *key, const char *fallb
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : fallback;
 }
+
+/* 1 when the reader recorded the requested re-read of the table as applied downstream
+ * (its last chunk confirmed to the source) at or after since_ms: that record, not a
+ * status that may predate the re-read or outlive a failed one, is what allows dropping
+ * figures the re-read did not see. */
+static int reread_complete(struct store *store, const struct config_source *src,
+                           const struct config_table *t, long long since_ms)
+{
+    char scope[160], key[400], value[32];
+    snprintf(scope, sizeof scope, "source:%s", src->name);
+    snprintf(key, sizeof key, "snapshot.done.%s.%s", t->schema, t->name);
+    return store_get(store, scope, key, value, sizeof value) == 0 &&
+           strtoll(value, NULL, 10) >= since_ms;
+}
+
 
 int srcstatus_select(const struct config *cfg, const char *const *names, size_t n,
                      const struct config_source ***out, size_t *nout, char *err,
@@ -109,7 +119,6 @@ static const json_t *table_entry(const json_t *status, const struct config_table
 
 struct follow {
     long long taken_ms;      /* 0 while the reader has not taken the request */
-    int busy_seen;           /* a fresh status showed it queued or being read */
     int done;
     long long rows_total;    /* the largest total seen, for a table already done */
     char state[32];
@@ -195,7 +204,6 @@ int srcstatus_resnapshot(struct store *store, const struct srcstatus_table *tabl
             long long done = number_or(snap, "rows_done", 0), total = number_or(snap, "rows_total", 0);
             long long updated = number_or(status[j], "updated_ms", 0);
             if (f[i].taken_ms && !f[i].done && updated >= f[i].taken_ms) {
-                if (!strcmp(state, "queued") || !strcmp(state, "snapshot")) f[i].busy_seen = 1;
                 if (!strcmp(state, "parked")) {
                     progress_done(&bar);
                     snprintf(err, errlen, "%s.%s of source %s was parked during its snapshot: %s",
@@ -204,7 +212,7 @@ int srcstatus_resnapshot(struct store *store, const struct srcstatus_table *tabl
                     goto out;
                 }
                 if (!strcmp(state, "streaming") &&
-                    (f[i].busy_seen || updated >= f[i].taken_ms + SETTLE_MS))
+                    reread_complete(store, t->src, t->table, started))
                     f[i].done = 1;
             }
             if (f[i].taken_ms && !strcmp(state, "snapshot") && !f[i].done) {

@@ -481,7 +481,7 @@ static void test_reconcile_finds_reports_and_repairs_drift(void **state)
     json_decref(o);
     char why[256];
     if (converged(5000, why, sizeof why) != 0) fail_msg("after the repair: %s", why);
-    assert_int_equal(redis_channel("SKU-09998", "web"), 0);
+    assert_true(redis_channel("SKU-09998", "web") <= 0); /* 0, or no field: nothing there */
 
     CLI(&out, "reconcile");
     expect_status(&out, 0, "stockmesh reconcile after the repair");

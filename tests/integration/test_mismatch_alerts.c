@@ -4,7 +4,8 @@
  * opens, in the alert store and on stockmesh.alerts, routed to store 12's contact.
  * Correcting the data resolves it by itself. A disagreement shorter than the grace
  * period, and SKUs on which the systems agree, raise nothing; a negative on_hand
- * raises its own alert. */
+ * raises its own alert; a source that goes away becomes a stale_source alert for the
+ * operations contacts, resolved when it streams again. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -172,6 +173,7 @@ static int setup(void **state)
             "  - {location_type: store, source: erp}\n"
             "  - {location_type: warehouse, source: erp}\n"
             "rules:\n"
+            "  stale_source_s: 10\n"
             "  mismatch_grace_s: %d\n"
             "  contacts: [ops@example.com]\n",
             D.state_dir, W.redis.port, D.console_port, W.pg.port, W.maria.port, pw_path,
@@ -278,11 +280,38 @@ static void test_negative_stock_alerts_the_store(void **state)
     want_rule = "mismatch";
 }
 
+static void test_a_source_gone_is_stale_until_it_streams_again(void **state)
+{
+    (void)state;
+    char err[1024];
+    int port = W.maria.port;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", W.maria.dir);
+    assert_int_equal(servers_kill(&W.maria), 0);
+    want_rule = "stale_source";
+    want_state = "open";
+    wait_for("the stale source alert", 60, alert_in_state);
+    struct alert *list = NULL;
+    size_t n = list_alerts("stale_source", &list);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].source, "pos");
+    assert_string_equal(list[0].severity, "critical");
+    assert_string_equal(json_string_value(json_array_get(list[0].contacts, 0)), "ops@example.com");
+    printf("stale: %s\n", list[0].summary);
+    alerts_list_free(list, n);
+
+    assert_int_equal(servers_start(&W.maria, SERVERS_MARIADB, dir, port, err, sizeof err), 0);
+    want_state = "resolved";
+    wait_for("the stale source alert to resolve", 120, alert_in_state);
+    want_rule = "mismatch";
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disagreement_raises_one_alert_for_the_store_and_clears_itself),
         cmocka_unit_test(test_negative_stock_alerts_the_store),
+        cmocka_unit_test(test_a_source_gone_is_stale_until_it_streams_again),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
