@@ -194,7 +194,7 @@ static void check_fact(const struct mapping_table *t, const struct change_event 
     must(f->location >= cfg->locations && f->location < cfg->locations + cfg->nlocations);
     must(!ct->location_code || strcmp(f->location->code, ct->location_code) == 0);
     must(f->source == t->source);
-    must(f->position == ev->position);
+    must(strcmp(f->position, ev->position) == 0);
     must(f->commit_us == ev->commit_us);
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
         must(!!(f->present & (1u << k)) == !!ct->quantity_column[k]);
