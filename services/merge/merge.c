@@ -31,7 +31,13 @@ enum fact_state { FACT_APPLY, FACT_TRANSLATE, FACT_DONE };
 
 struct work {
     struct merge *m;
-    struct change_event ev;
+    /* The event's JSON tree is released as soon as its rows are mapped: freeing it a
+       ring's worth of events later costs the event loop far more (cache misses, malloc
+       bins). What is needed afterwards is kept: the event as read (for the DLQ and for
+       facts deferred until their item code is known) and its two times. */
+    char *original;
+    size_t original_len;
+    int64_t commit_us, read_us;
     int table;                    /* index into mapping.tables */
     int32_t partition;
     int64_t offset;
@@ -166,9 +172,9 @@ static void complete_head(struct merge *m)
         struct work *w = ring_at(m, 0);
         if (w->remaining || w->lost) break;
         mark_applied(m, w->table, w->partition, w->offset + 1);
-        double seconds = (double)(event_now_us() - w->ev.commit_us) / 1e6;
-        if (w->ev.commit_us && seconds >= 0) metrics_observe(m->m_latency, seconds);
-        event_release(&w->ev);
+        double seconds = (double)(event_now_us() - w->commit_us) / 1e6;
+        if (w->commit_us && seconds >= 0) metrics_observe(m->m_latency, seconds);
+        free(w->original);
         free(w->deferral[0]);
         free(w->deferral[1]);
         m->head = (m->head + 1) % m->cap;
@@ -206,31 +212,108 @@ static void send_dlq(struct merge *m, const struct kafka_message *msg, const cha
 
 #define REPLY_CHANNELS 5 /* stockmesh_apply: applied, version, flags before, after, detail */
 
-static void publish_availability(struct merge *m, const struct change_event *ev,
-                                 const struct stock_fact *f, const redisReply *r)
+/* The availability message's text, on the stack while it fits. Written directly: building
+ * it as a jansson tree and dumping it cost the event loop more than the rest of a
+ * fact's reply. */
+struct body {
+    char *text;
+    size_t len, cap;
+    int failed;
+    char stack[1024];
+};
+
+static void body_add(struct body *b, const char *s, size_t n)
 {
-    json_t *channels = json_object();
-    for (size_t i = REPLY_CHANNELS; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            json_object_set_new(channels, r->element[i]->str,
-                                json_integer(r->element[i + 1]->integer));
-    json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:{s:I, s:I, s:I}}", "sku", f->sku, "version",
-                          (json_int_t)r->element[1]->integer, "channels", channels, "ts_ms",
-                          (json_int_t)(f->commit_us / 1000), "trace", "commit_us",
-                          (json_int_t)f->commit_us, "read_us",
-                          (json_int_t)(ev ? ev->read_us : 0), "merge_us",
-                          (json_int_t)event_now_us());
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = 2 * (b->len + n + 1);
+        char *p = b->text == b->stack ? malloc(cap) : realloc(b->text, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        if (b->text == b->stack) memcpy(p, b->stack, b->len);
+        b->text = p;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, s, n);
+    b->len += n;
+    b->text[b->len] = 0;
+}
+
+#define body_literal(b, s) body_add((b), (s), sizeof(s) - 1)
+
+static void body_int(struct body *b, long long v)
+{
+    char digits[24];
+    body_add(b, digits, (size_t)snprintf(digits, sizeof digits, "%lld", v));
+}
+
+/* s as a JSON string, escaped as jansson's json_dumps escapes it: quote, backslash and
+ * control characters; UTF-8 as it is. */
+static void body_string(struct body *b, const char *s)
+{
+    body_add(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        body_add(b, run, (size_t)(p - run));
+        if (!c) break;
+        char esc[8];
+        switch (c) {
+        case '"': strcpy(esc, "\\\""); break;
+        case '\\': strcpy(esc, "\\\\"); break;
+        case '\b': strcpy(esc, "\\b"); break;
+        case '\f': strcpy(esc, "\\f"); break;
+        case '\n': strcpy(esc, "\\n"); break;
+        case '\r': strcpy(esc, "\\r"); break;
+        case '\t': strcpy(esc, "\\t"); break;
+        default: snprintf(esc, sizeof esc, "\\u%04X", c);
+        }
+        body_add(b, esc, strlen(esc));
+        run = p + 1;
+    }
+    body_add(b, "\"", 1);
+}
+
+static void publish_availability(struct merge *m, int64_t read_us, const struct stock_fact *f,
+                                 const redisReply *r)
+{
+    struct body b = {.text = NULL, .len = 0, .cap = sizeof b.stack};
+    b.text = b.stack;
+    body_literal(&b, "{\"sku\":");
+    body_string(&b, f->sku);
+    body_literal(&b, ",\"version\":");
+    body_int(&b, r->element[1]->integer);
+    body_literal(&b, ",\"channels\":{");
+    int first = 1;
+    for (size_t i = REPLY_CHANNELS; i + 1 < r->elements; i += 2) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+        if (!first) body_literal(&b, ",");
+        first = 0;
+        body_string(&b, r->element[i]->str);
+        body_literal(&b, ":");
+        body_int(&b, r->element[i + 1]->integer);
+    }
+    body_literal(&b, "},\"ts_ms\":");
+    body_int(&b, f->commit_us / 1000);
+    body_literal(&b, ",\"trace\":{\"commit_us\":");
+    body_int(&b, f->commit_us);
+    body_literal(&b, ",\"read_us\":");
+    body_int(&b, read_us);
+    body_literal(&b, ",\"merge_us\":");
+    body_int(&b, event_now_us());
+    body_literal(&b, "}}");
     /* a lost notification delays nothing for long: push recomputes what is pending
        from Redis (DESIGN §4) */
-    if (!body || kafka_producer_send(m->producer, m->availability_topic, f->sku, strlen(f->sku),
-                                     body, strlen(body), NULL) != 0)
+    if (b.failed || kafka_producer_send(m->producer, m->availability_topic, f->sku,
+                                        strlen(f->sku), b.text, b.len, NULL) != 0)
         log_warning("merge", "availability of %s not published; push will find it pending",
                     f->sku);
     else
         metrics_inc(m->m_changes, 1);
-    free(body);
-    json_decref(o);
+    if (b.text != b.stack) free(b.text);
 }
 
 /* Errors that describe the server's state, not the fact: worth sending again. */
@@ -256,14 +339,11 @@ static void schedule_retry(struct merge *m, struct work *w)
 static void dlq_work(struct merge *m, struct work *w, const char *sku, const char *code,
                      const char *reason)
 {
-    size_t len = 0;
-    char *original = event_encode(&w->ev, &len);
     struct kafka_message msg = {.topic = m->mapping.tables[w->table].topic,
                                 .partition = w->partition, .offset = w->offset, .key = sku,
-                                .key_len = strlen(sku), .value = original ? original : "",
-                                .len = len};
+                                .key_len = strlen(sku), .value = w->original ? w->original : "",
+                                .len = w->original ? w->original_len : 0};
     send_dlq(m, &msg, code, reason);
-    free(original);
 }
 
 /* A reply of stockmesh_apply, for w's fact (or a deferred one): 0 done, -1 lost. */
@@ -290,7 +370,7 @@ static int apply_result(struct merge *m, struct work *w, const struct stock_fact
     alerting_note(m->alerting, f, (unsigned)reply->element[2]->integer,
                   (unsigned)reply->element[3]->integer, applied,
                   detail->type == REDIS_REPLY_STRING ? detail->str : "");
-    if (reply->elements > REPLY_CHANNELS) publish_availability(m, &w->ev, f, reply);
+    if (reply->elements > REPLY_CHANNELS) publish_availability(m, w->read_us, f, reply);
     return 0;
 }
 
@@ -417,11 +497,9 @@ static void send_translate(struct merge *m, struct work *w, int index)
 {
     struct stock_fact *f = &w->facts[index];
     if (!w->deferral[index]) {
-        size_t len = 0;
-        char *original = event_encode(&w->ev, &len);
         w->deferral[index] = mapping_fact_encode(f, m->mapping.tables[w->table].topic,
-                                                 original ? original : "", len);
-        free(original);
+                                                 w->original ? w->original : "",
+                                                 w->original ? w->original_len : 0);
         if (!w->deferral[index]) {
             w->lost = 1;
             return;
@@ -718,21 +796,36 @@ static int on_message(void *arg, const struct kafka_message *msg)
     w->consumed_us = event_now_us();
     char err[512];
     const char *code = "malformed_event";
-    if (event_decode(&w->ev, msg->value, msg->len, err, sizeof err) != 0) {
+    struct change_event ev;
+    if (event_decode(&ev, msg->value, msg->len, err, sizeof err) != 0) {
         send_dlq(m, msg, code, err);
-    } else if (t->table->defines_crosswalk) {
-        int n = mapping_crosswalk(&m->mapping, t, &w->ev, w->xw, &code, err, sizeof err);
-        if (n < 0) send_dlq(m, msg, code, err);
-        w->nxw = n < 0 ? 0 : n;
     } else {
-        int n = mapping_facts(&m->mapping, t, &w->ev, w->facts, &code, err, sizeof err);
-        if (n < 0) {
-            send_dlq(m, msg, code, err);
-            n = 0;
+        w->commit_us = ev.commit_us;
+        w->read_us = ev.read_us;
+        if (t->table->defines_crosswalk) {
+            int n = mapping_crosswalk(&m->mapping, t, &ev, w->xw, &code, err, sizeof err);
+            if (n < 0) send_dlq(m, msg, code, err);
+            w->nxw = n < 0 ? 0 : n;
+        } else {
+            int n = mapping_facts(&m->mapping, t, &ev, w->facts, &code, err, sizeof err);
+            if (n < 0) {
+                send_dlq(m, msg, code, err);
+                n = 0;
+            }
+            w->nfacts = n;
+            for (int i = 0; i < n; i++)
+                w->state[i] = w->facts[i].sku[0] ? FACT_APPLY : FACT_TRANSLATE;
         }
-        w->nfacts = n;
-        for (int i = 0; i < n; i++)
-            w->state[i] = w->facts[i].sku[0] ? FACT_APPLY : FACT_TRANSLATE;
+        event_release(&ev);
+        if (w->nfacts || w->nxw) {
+            /* without it a refused fact reaches the DLQ without its event: not fatal */
+            w->original = malloc(msg->len + 1);
+            if (w->original) {
+                memcpy(w->original, msg->value, msg->len);
+                w->original[msg->len] = 0;
+                w->original_len = msg->len;
+            }
+        }
     }
     /* refused messages still take their place in the ring, so offsets stay in order */
     m->count++;
@@ -936,7 +1029,7 @@ void merge_free(struct merge *m)
     if (m->redis) redis_free(m->redis);
     for (size_t i = 0; i < m->count; i++) {
         struct work *w = ring_at(m, i);
-        event_release(&w->ev);
+        free(w->original);
         free(w->deferral[0]);
         free(w->deferral[1]);
     }

@@ -11,7 +11,9 @@
  * Per rate: latency percentiles, per-stage latency from /metrics histogram deltas, CPU
  * per 1k changes, RSS. Then the highest rate with p99 under the limit, and baselines
  * run in the same session: pg_recvlogical vs stockmesh's reader on the same WAL,
- * redis-benchmark calling the merge function vs merge, a Kafka round trip on the
+ * redis-benchmark calling the merge function with merge's arguments vs merge (draining a
+ * backlog through the whole pipeline, and alone: a merge-only process draining a backlog
+ * a cdc-only one left on the backbone), a Kafka round trip on the
  * same embedded backbone, and the MariaDB binlog reader's decode rate and commit → event
  * latency (tests/bench/mariadb_baseline.c, once the PostgreSQL servers are stopped).
  * Writes bench/results/bench-<time>.json, latest.json, a gnuplot PNG, and prints a
@@ -22,9 +24,16 @@
  *   BENCH_SKUS 5000, BENCH_LOCATIONS 20, BENCH_SOURCES 1, BENCH_RATES "1000 5000 20000",
  *   BENCH_SECONDS 20, BENCH_CONNECTIONS 4, BENCH_SEARCH_STEPS 4, BENCH_P99_LIMIT_MS 1000,
  *   BENCH_BASELINE_UPDATES 200000, BENCH_OUT bench/results, STOCKMESHD build/stockmeshd,
- *   BENCH_MARIADB_UPDATES 100000, BENCH_MARIADB_RATE 1000, BENCH_MARIADB_SECONDS 10.
+ *   BENCH_MARIADB_UPDATES 100000, BENCH_MARIADB_RATE 1000, BENCH_MARIADB_SECONDS 10,
+ *   BENCH_ENGINE_CALLS 50000, BENCH_ENGINE_LOCATIONS 5000, BENCH_ENGINE_SKUS 5000,
+ *   BENCH_PERF_MERGE (a file: perf record of the merge-alone baseline's merge process).
+ *
+ * Once the servers are stopped, the merge function alone (tests/bench/merge_engine.c): its
+ * cost for a SKU at 5 locations vs one at 5000, and Redis bytes per (sku, location);
+ * `bench --engine-only` runs just that.
  */
 #include "mariadb_baseline.h"
+#include "merge_engine.h"
 #include "receiver.h"
 #include "servers.h"
 #include "stockmesh/store.h"
@@ -35,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -77,11 +87,15 @@ struct options {
     int kafka_rate, kafka_seconds;
     int persist_delay_ms, wal_writer_delay_ms, synchronous_commit;
     int initial_snapshot;         /* 1: the estate is read by the initial snapshot */
+    int engine_only;              /* --engine-only: the merge function's measurements alone */
     int redis_pipeline;           /* merge's redis.pipeline (and redis-benchmark's -P) */
     int window;                   /* backbone.window of the measured stockmeshd */
     int partitions;               /* backbone.partitions of the measured stockmeshd */
     long mariadb_updates;         /* the MariaDB baseline's backlog (0: no decode rate) */
     int mariadb_rate, mariadb_seconds; /* its latency run (seconds 0: none) */
+    long engine_calls;            /* merge engine: timed calls per SKU size (0: skipped) */
+    int engine_locations;         /* … the large SKU's locations */
+    int engine_skus;              /* … SKUs of the typical-size memory fill */
     const char *out_dir, *stockmeshd, *rtt_bin;
 };
 
@@ -182,17 +196,32 @@ struct baselines {
     double drain_seconds, drain_rate, merge_rate;
     double redis_rate;
     int redis_pipeline;
+    int redis_args;               /* arguments per FCALL redis-benchmark sent */
+    char redis_command[2048];     /* its command line */
+    struct cpu redis_bench_cpu;   /* while it ran */
+    double redis_bench_wall, redis_bench_client_cpu;
     struct cpu drain_cpu;
     double drain_wall;
     double drain_in_flight, drain_backlog; /* sums over samples between 10 % and 90 % */
     int drain_samples;
     char merge_note[256];
+    /* merge alone: a cdc-only stockmeshd holds the backlog on its backbone, a merge-only
+       one drains it into the reader baseline's Redis */
+    int alone_ok;
+    int alone_partitions;
+    double alone_rate, alone_whole_rate, alone_start_seconds;
+    struct cpu alone_cpu;         /* 10 % to 90 %: daemon = the merge-only process */
+    double alone_wall, alone_cdc_cpu, alone_in_flight;
+    int alone_samples;
+    char alone_note[256], alone_perf[512];
     /* backbone */
     int kafka_ok;
     double kafka_rate, kafka_p50, kafka_p95, kafka_p99, kafka_max;
     char kafka_note[256];
     /* MariaDB binlog reader */
     struct mariadb_baseline mariadb;
+    /* the merge function alone */
+    struct merge_engine engine;
 };
 
 /* ------------------------------------------------------------------ the world */
@@ -204,6 +233,7 @@ struct world {
     int pg_up, redis_up, redis2_up;
     struct receiver *rx;
     pid_t daemon, reader;
+    pid_t merger;                 /* the merge-alone baseline's merge-only stockmeshd */
     int console_port, reader_port;
     char config_path[512], log_path[512], reader_config_path[512], reader_log_path[512];
     char secret_path[512];
@@ -326,6 +356,7 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: bench [--skus N] [--locations N] [--sources N] [--rates \"R1 R2 ..\"]\n"
             "             [--seconds N] [--connections N] [--search-steps N] [--out DIR]\n"
+            "       bench --engine-only   (the merge function alone: cost by SKU size, memory)\n"
             "Environment: BENCH_SKUS (5000), BENCH_LOCATIONS (20), BENCH_SOURCES (1),\n"
             "  BENCH_RATES (\"1000 5000 20000\"), BENCH_SECONDS (20), BENCH_CONNECTIONS (4),\n"
             "  BENCH_SEARCH_STEPS (4), BENCH_P99_LIMIT_MS (1000), BENCH_BASELINE_UPDATES\n"
@@ -334,7 +365,10 @@ static void usage(FILE *to)
             "  BENCH_REDIS_PIPELINE (1000), BENCH_WINDOW (20000), BENCH_PARTITIONS (4),\n"
             "  BENCH_DRAIN_SECONDS (60), BENCH_REDIS_REQUESTS (200000), BENCH_KAFKA_RATE (5000),\n"
             "  BENCH_KAFKA_SECONDS (5), BENCH_MARIADB_UPDATES (100000), BENCH_MARIADB_RATE\n"
-            "  (1000), BENCH_MARIADB_SECONDS (10), BENCH_RECEIVER_LOG (file), BENCH_OUT (bench/results),\n"
+            "  (1000), BENCH_MARIADB_SECONDS (10), BENCH_ENGINE_CALLS (50000; 0 skips the merge\n"
+            "  engine), BENCH_ENGINE_LOCATIONS (5000), BENCH_ENGINE_SKUS (5000),\n"
+            "  BENCH_PERF_MERGE (file: perf record of the merge-alone baseline),\n"
+            "  BENCH_RECEIVER_LOG (file), BENCH_OUT (bench/results),\n"
             "  STOCKMESHD (build/stockmeshd), BACKBONE_RTT (build/bench/backbone_rtt).\n");
 }
 
@@ -362,6 +396,9 @@ static void options_load(struct options *o, int argc, char **argv)
     o->mariadb_updates = env_int("BENCH_MARIADB_UPDATES", 100000, 0, 10000000);
     o->mariadb_rate = env_int("BENCH_MARIADB_RATE", 1000, 1, 20000);
     o->mariadb_seconds = env_int("BENCH_MARIADB_SECONDS", 10, 0, 600);
+    o->engine_calls = env_int("BENCH_ENGINE_CALLS", 50000, 0, 10000000);
+    o->engine_locations = env_int("BENCH_ENGINE_LOCATIONS", 5000, 21, 100000);
+    o->engine_skus = env_int("BENCH_ENGINE_SKUS", 5000, 1, 1000000);
     const char *initial = getenv("BENCH_INITIAL");
     o->initial_snapshot = initial && strcmp(initial, "snapshot") == 0;
     if (initial && *initial && !o->initial_snapshot && strcmp(initial, "stream") != 0) {
@@ -383,6 +420,7 @@ static void options_load(struct options *o, int argc, char **argv)
         {"sources", required_argument, NULL, 's'},   {"rates", required_argument, NULL, 'r'},
         {"seconds", required_argument, NULL, 't'},   {"connections", required_argument, NULL, 'c'},
         {"search-steps", required_argument, NULL, 'x'}, {"out", required_argument, NULL, 'o'},
+        {"engine-only", no_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -401,6 +439,7 @@ static void options_load(struct options *o, int argc, char **argv)
                 exit(2);
             }
             break;
+        case 'e': o->engine_only = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -485,13 +524,14 @@ static void machine_cpu(double *busy, double *total)
     fclose(f);
 }
 
-/* Thread names without their digits ("rdk:broker1" and "rdk:broker-1" are one group). */
-static void daemon_thread_groups(struct cpu *c)
+/* A stockmeshd's threads by name without their digits ("rdk:broker1" and
+ * "rdk:broker-1" are one group). */
+static void daemon_thread_groups(pid_t pid, struct cpu *c)
 {
     c->ngroups = 0;
     char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%d/task", (int)W.daemon);
-    DIR *d = W.daemon > 0 ? opendir(dir) : NULL;
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = pid > 0 ? opendir(dir) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
@@ -506,7 +546,7 @@ static void daemon_thread_groups(struct cpu *c)
         while (len && (isdigit((unsigned char)comm[len - 1]) || comm[len - 1] == '-')) len--;
         comm[len < 15 ? len : 15] = 0;
         double t = 0;
-        if (proc_times_of(W.daemon, (pid_t)atoi(e->d_name), NULL, &t, NULL) != 0) continue;
+        if (proc_times_of(pid, (pid_t)atoi(e->d_name), NULL, &t, NULL) != 0) continue;
         int g = 0;
         while (g < c->ngroups && strcmp(c->group[g], comm) != 0) g++;
         if (g == c->ngroups) {
@@ -535,20 +575,21 @@ static double other_pct(double machine_busy, double known, double seconds)
     return seconds > 0 && other > 0 ? 100.0 * other / seconds : 0;
 }
 
-static void cpu_sample(struct cpu *c)
+/* CPU of a stockmeshd (daemon) and a Redis, PostgreSQL, this process and the machine. */
+static void cpu_sample_of(struct cpu *c, pid_t daemon, pid_t redis)
 {
     double self = 0;
     c->daemon = 0;
-    if (W.daemon > 0) proc_times(W.daemon, NULL, &self, NULL);
+    if (daemon > 0) proc_times(daemon, NULL, &self, NULL);
     c->daemon = self;
     /* the main thread runs the event loop every role shares */
     self = 0;
-    if (W.daemon > 0) proc_times_of(W.daemon, W.daemon, NULL, &self, NULL);
+    if (daemon > 0) proc_times_of(daemon, daemon, NULL, &self, NULL);
     c->daemon_loop = self;
-    daemon_thread_groups(c);
+    daemon_thread_groups(daemon, c);
     c->postgres = tree_cpu(W.pg.pid);
     self = 0;
-    if (W.redis.pid > 0) proc_times(W.redis.pid, NULL, &self, NULL);
+    if (redis > 0) proc_times(redis, NULL, &self, NULL);
     c->redis = self;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -556,6 +597,8 @@ static void cpu_sample(struct cpu *c)
               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     machine_cpu(&c->machine_busy, &c->machine_total);
 }
+
+static void cpu_sample(struct cpu *c) { cpu_sample_of(c, W.daemon, W.redis.pid); }
 
 static void cpu_delta(const struct cpu *a, const struct cpu *b, struct cpu *d)
 {
@@ -774,6 +817,7 @@ static void stop_process(pid_t *pid, const char *what)
 
 static void cleanup(void)
 {
+    stop_process(&W.merger, "the merge-alone baseline's stockmeshd");
     stop_process(&W.reader, "the reader baseline's stockmeshd");
     stop_process(&W.daemon, "stockmeshd");
     for (int i = 0; i < W.nconns; i++)
@@ -1477,7 +1521,7 @@ static double redis_used_memory(void)
     return v;
 }
 
-/* MEMORY USAGE of a sample of SKUs' keys, per (sku, location). */
+/* MEMORY USAGE of a sample of SKUs' keys (sm:{sku} and sm:{sku}:c), per (sku, location). */
 static double redis_sampled_bytes(int nsample)
 {
     double total = 0;
@@ -1487,12 +1531,12 @@ static double redis_sampled_bytes(int nsample)
         int sku = (int)(rng_next(&rng) % (uint64_t)W.o.skus) + 1;
         double one = 0;
         int ok = 1;
-        const char *kinds[] = {"f", "l", "c"};
-        for (int k = 0; k < 3; k++) {
+        const char *suffix[] = {"", ":c"};
+        for (int k = 0; k < 2; k++) {
             char err[128];
             char *v = servers_redis_command(&W.redis, err, sizeof err,
-                                            "MEMORY USAGE sm:{SKU-%06d}:%s SAMPLES 0", sku,
-                                            kinds[k]);
+                                            "MEMORY USAGE sm:{SKU-%06d}%s SAMPLES 0", sku,
+                                            suffix[k]);
             if (!v) {
                 ok = 0;
                 break;
@@ -1643,20 +1687,59 @@ static void baseline_redis(void)
 {
     struct baselines *b = &W.base;
     b->redis_pipeline = W.o.redis_pipeline; /* merge's in-flight limit, redis.pipeline */
+    /* exactly what merge sends for a change at a store of this configuration (the
+       warehouse's call differs only in its location code): its channels with buffers,
+       authority, tolerances, every source */
+    char err[1024];
+    struct config *cfg = config_load(W.config_path, err, sizeof err);
+    struct apply_channels *ac = cfg ? apply_channels_new(cfg) : NULL;
+    int loc_no = W.o.locations > 1 ? 2 : 1;
+    char code[16];
+    snprintf(code, sizeof code, "L%03d", loc_no);
+    const struct config_location *loc = cfg ? config_location(cfg, code) : NULL;
+    int src = source_of_location(loc_no);
+    if (!ac || !loc || (size_t)src >= cfg->nsources) {
+        snprintf(b->merge_note, sizeof b->merge_note, "redis-benchmark not run: %.200s",
+                 cfg ? "cannot build the merge's call" : err);
+        apply_channels_free(ac, cfg);
+        config_free(cfg);
+        return;
+    }
+    /* New SKUs (random over 10^8, so every call takes the full path: fact, location row,
+       channel sum, version), a fresh 24-hex-digit position, an on_hand that changes
+       availability, the table's committed and unavailable as the estate has them (0).
+       redis-benchmark draws each __rand_int__ on its own: the two keys name different
+       SKUs, both new, which costs Redis what one new SKU costs. */
+    const char *qty[CONFIG_QUANTITY_KINDS] = {"__rand_int__", "0", "0"};
+    struct apply_call call;
+    apply_call_fill(&call, cfg, ac, loc, cfg->sources[src].name, "bench-__rand_int__",
+                    "000000000000__rand_int__", "1700000000000", qty);
     char port[16], n[24], pipeline[16];
     snprintf(port, sizeof port, "%d", W.redis.port);
     snprintf(n, sizeof n, "%ld", W.o.redis_requests);
     snprintf(pipeline, sizeof pipeline, "%d", b->redis_pipeline);
-    /* the merge function's full path: new keys (random over a large space), a fresh
-       position, an on_hand that changes availability, one channel */
-    char *argv[] = {"/usr/bin/redis-benchmark", "-h", "127.0.0.1", "-p", port, "-c", "1", "-P",
-                    pipeline, "-n", n, "-r", "100000000", "--csv", "FCALL", "stockmesh_apply",
-                    "3", "smbench:{__rand_int__}:f", "smbench:{__rand_int__}:l",
-                    "smbench:{__rand_int__}:c", "L001", "src0", "000000000000000000000001",
-                    "1700000000000", "1", "0", "__rand_int__", "0", "0", CHANNEL, "0", NULL};
+    char *argv[16 + APPLY_MAX_ARGS] = {"/usr/bin/redis-benchmark", "-h", "127.0.0.1", "-p", port,
+                                       "-c", "1", "-P", pipeline, "-n", n, "-r", "100000000",
+                                       "--csv"};
+    int argc = 14;
+    for (int i = 0; i < call.argc; i++) argv[argc++] = (char *)call.argv[i];
+    argv[argc] = NULL;
+    b->redis_args = call.argc;
+    size_t used = 0;
+    for (int i = 0; i < argc && used < sizeof b->redis_command; i++)
+        used += (size_t)snprintf(b->redis_command + used, sizeof b->redis_command - used, "%s%s",
+                                 i ? " " : "", argv[i]);
     char out[4096];
-    say("baseline: redis-benchmark FCALL stockmesh_apply -P %s x %s ...", pipeline, n);
-    int rc = run_capture(argv, out, sizeof out, NULL);
+    say("baseline: redis-benchmark FCALL stockmesh_apply (%d arguments, as merge sends) -P %s "
+        "x %s ...", call.argc, pipeline, n);
+    struct cpu c0, c1;
+    cpu_sample(&c0);
+    int rc = run_capture_cpu(argv, out, sizeof out, &b->redis_bench_wall,
+                             &b->redis_bench_client_cpu);
+    cpu_sample(&c1);
+    cpu_delta(&c0, &c1, &b->redis_bench_cpu);
+    apply_channels_free(ac, cfg);
+    config_free(cfg);
     /* last line: "FCALL …","<rps>",… */
     char *last = NULL;
     for (char *p = strtok(out, "\n"); p; p = strtok(NULL, "\n")) last = p;
@@ -1665,8 +1748,33 @@ static void baseline_redis(void)
         char *q = strstr(last, "\",\"");
         if (q) rps = strtod(q + 3, NULL);
     }
-    if (rc != 0 || isnan(rps) || rps <= 0) {
-        snprintf(b->merge_note, sizeof b->merge_note, "redis-benchmark failed (exit %d)", rc);
+    /* redis-benchmark counts error replies as requests too: one call must succeed */
+    char *check = NULL;
+    if (rc == 0 && !isnan(rps) && rps > 0) {
+        const char *probe[CONFIG_QUANTITY_KINDS] = {"1", "0", "0"};
+        cfg = config_load(W.config_path, err, sizeof err);
+        ac = cfg ? apply_channels_new(cfg) : NULL;
+        loc = cfg ? config_location(cfg, code) : NULL;
+        if (ac && loc) {
+            apply_call_fill(&call, cfg, ac, loc, cfg->sources[src].name, "bench-probe",
+                            "000000000000000000000001", "1700000000000", probe);
+            redisContext *c = redisConnect("127.0.0.1", W.redis.port);
+            redisReply *r = c && !c->err ? redisCommandArgv(c, call.argc, call.argv, call.len)
+                                         : NULL;
+            if (!r || r->type != REDIS_REPLY_ARRAY) {
+                snprintf(err, sizeof err, "%.300s", r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                    : "no answer");
+                check = err;
+            }
+            if (r) freeReplyObject(r);
+            if (c) redisFree(c);
+        }
+        apply_channels_free(ac, cfg);
+        config_free(cfg);
+    }
+    if (rc != 0 || isnan(rps) || rps <= 0 || check) {
+        snprintf(b->merge_note, sizeof b->merge_note, "redis-benchmark failed (exit %d)%s%.150s",
+                 rc, check ? ": the call it repeats fails: " : "", check ? check : "");
         return;
     }
     b->redis_rate = rps;
@@ -1848,6 +1956,118 @@ static int run_watching_file(char *const argv[], const char *path, struct progre
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The merge role alone draining the reader baseline's n updates, nothing else of
+ * stockmesh competing for the cores: the reader baseline's stockmeshd reads them again
+ * (its slot was never confirmed) cdc-only into a backbone with enough partitions to keep
+ * them all (the embedded backbone keeps about 5 MB per partition), then a second
+ * process with only merge and console joins that backbone and applies them to the
+ * reader baseline's Redis. Rates and CPU between 10 % and 90 % of the backlog. With
+ * BENCH_PERF_MERGE=FILE, `perf record -g` samples the merge process meanwhile. */
+static void baseline_merge_alone(long n, const char *state)
+{
+    struct baselines *b = &W.base;
+    char cdc_config[600], merge_config[600], merge_log[600];
+    snprintf(cdc_config, sizeof cdc_config, "%s/alone-cdc.yaml", W.dir);
+    snprintf(merge_config, sizeof merge_config, "%s/alone-merge.yaml", W.dir);
+    snprintf(merge_log, sizeof merge_log, "%s/alone-merge.log", W.dir);
+    int merge_port = servers_free_port();
+    /* an event takes about 500 B there: 1000 B each in 4 MB of the 5 MB per partition
+       leave room, with as few partitions as that allows (every partition costs the merge
+       an offset to report every few milliseconds) */
+    long long parts = (long long)n * 1000 / (4 * 1024 * 1024) + 4;
+    b->alone_partitions = parts > 1024 ? 1024 : (int)parts;
+    if (write_config(cdc_config, state, W.reader_port, W.redis2.port, 10000000,
+                     b->alone_partitions, "rb", 0) != 0 ||
+        write_config(merge_config, state, merge_port, W.redis2.port, 10000000,
+                     b->alone_partitions, "rb", 0) != 0) {
+        snprintf(b->alone_note, sizeof b->alone_note, "cannot write %.200s", merge_config);
+        return;
+    }
+    say("baseline: merge alone: the %ld updates read again, cdc-only, into %d partitions ...", n,
+        b->alone_partitions);
+    W.reader = start_daemon(cdc_config, W.reader_log_path, "cdc,console");
+    if (W.reader <= 0 ||
+        wait_metric(W.reader_port, "stockmesh_cdc_events_total", (double)n, 300) != 0) {
+        tail_log(W.reader_log_path, 20);
+        snprintf(b->alone_note, sizeof b->alone_note, "the cdc-only stockmeshd did not read "
+                                                      "the backlog again");
+        stop_process(&W.reader, "the reader baseline's stockmeshd");
+        return;
+    }
+    say("baseline: merge alone: a merge-only stockmeshd drains them ...");
+    const char *perf_out = getenv("BENCH_PERF_MERGE");
+    pid_t perf = 0;
+    struct cpu a0, a1;
+    double cdc0 = 0, cdc1 = 0, t0 = mono_s(), first = 0, t10 = 0, t90 = 0, done_at = 0;
+    W.merger = start_daemon(merge_config, merge_log, "merge,console");
+    while (W.merger > 0 && !interrupted && mono_s() - t0 < W.o.drain_s + 30) {
+        char *m = metrics_fetch(merge_port);
+        double facts = metric_or0(m, "stockmesh_merge_facts_total");
+        double in_flight = metric_or0(m, "stockmesh_merge_in_flight");
+        free(m);
+        double now = mono_s();
+        if (waitpid(W.merger, NULL, WNOHANG) == W.merger) {
+            W.merger = 0; /* it ended: its log says why */
+            break;
+        }
+        if (!first && facts > 0) first = now;
+        if (t10 && !t90) {
+            b->alone_samples++;
+            b->alone_in_flight += in_flight;
+        }
+        if (!t10 && facts >= 0.1 * n) {
+            t10 = now;
+            cpu_sample_of(&a0, W.merger, W.redis2.pid);
+            proc_times(W.reader, NULL, &cdc0, NULL);
+            if (perf_out && *perf_out) {
+                char pid_s[16];
+                snprintf(pid_s, sizeof pid_s, "%d", (int)W.merger);
+                char *pargv[] = {"/usr/bin/perf", "record", "-q", "--call-graph", "dwarf", "-F", "499", "-p", pid_s,
+                                 "-o", (char *)perf_out, NULL};
+                char perf_log[600];
+                snprintf(perf_log, sizeof perf_log, "%s/perf.log", W.dir);
+                perf = servers_spawn(pargv, perf_log);
+            }
+        }
+        if (!t90 && facts >= 0.9 * n) {
+            t90 = now;
+            cpu_sample_of(&a1, W.merger, W.redis2.pid);
+            proc_times(W.reader, NULL, &cdc1, NULL);
+            if (perf > 0) {
+                kill(perf, SIGINT);
+                waitpid(perf, NULL, 0);
+                snprintf(b->alone_perf, sizeof b->alone_perf, "%s", perf_out);
+                perf = 0;
+            }
+        }
+        if (facts >= (double)n) {
+            done_at = now;
+            break;
+        }
+        sleep_ms(20); /* each /metrics page costs the merge's event loop: not too often */
+    }
+    if (perf > 0) {
+        kill(perf, SIGINT);
+        waitpid(perf, NULL, 0);
+    }
+    if (done_at > 0 && t90 > t10) {
+        b->alone_ok = 1;
+        b->alone_rate = 0.8 * (double)n / (t90 - t10);
+        b->alone_whole_rate = done_at > first ? (double)n / (done_at - first) : NAN;
+        b->alone_start_seconds = first - t0;
+        b->alone_wall = t90 - t10;
+        cpu_delta(&a0, &a1, &b->alone_cpu);
+        b->alone_cdc_cpu = cdc1 - cdc0;
+    } else {
+        tail_log(merge_log, 20);
+        snprintf(b->alone_note, sizeof b->alone_note,
+                 "the merge-only stockmeshd did not apply the %ld updates within %d s", n,
+                 W.o.drain_s + 30);
+    }
+    stop_process(&W.merger, "the merge-alone baseline's stockmeshd");
+    stop_process(&W.reader, "the reader baseline's stockmeshd");
+}
+
 /* Reader: a second stockmeshd with only cdc (and console), a window too large to ever
  * pause, on source 0; pg_recvlogical on its own pgoutput slot; both paused while the
  * same N updates are written, then each catches up alone. Merge: the main daemon,
@@ -2023,6 +2243,7 @@ static void baseline_reader_and_drain(void)
         snprintf(b->reader_note, sizeof b->reader_note, "the reader did not read the backlog");
     }
     stop_process(&W.reader, "the reader baseline's stockmeshd");
+    if (b->reader_ok && !interrupted) baseline_merge_alone(n, state);
 
     /* the whole pipeline drains the same backlog */
     say("baseline: the pipeline drains the %ld-change backlog ...", n);
@@ -2325,8 +2546,69 @@ static int write_results(char *json_path, size_t json_len, char *png_path, size_
                         num(b->drain_samples ? b->drain_in_flight / b->drain_samples : NAN));
     json_object_set_new(merge, "mean_read_not_merged",
                         num(b->drain_samples ? b->drain_backlog / b->drain_samples : NAN));
+    const struct cpu *ac = &b->alone_cpu;
+    json_t *alone = json_pack(
+        "{s:o, s:o, s:o, s:i, s:o, s:s, s:s}", "stockmesh_merge_facts_per_s",
+        num(b->alone_ok ? b->alone_rate : NAN), "ratio_merge_alone_to_redis_benchmark",
+        num(b->alone_ok ? ratio(b->alone_rate, b->redis_rate) : NAN),
+        "facts_per_s_first_to_last", num(b->alone_ok ? b->alone_whole_rate : NAN),
+        "backbone_partitions", b->alone_partitions, "start_to_first_fact_s",
+        num(b->alone_ok ? b->alone_start_seconds : NAN), "how",
+        "the reader baseline's updates read again by a cdc-only stockmeshd, then drained by a "
+        "merge-only stockmeshd (--roles merge,console) joining its backbone, into the reader "
+        "baseline's Redis; rate and CPU between 10 % and 90 %",
+        "note", b->alone_note);
+    if (b->alone_ok) {
+        json_object_set_new(alone, "cpu", cpu_json(ac, b->alone_wall, 0.8 * (double)b->updates));
+        json_object_set_new(alone, "cdc_only_process_cpu_s", num(b->alone_cdc_cpu));
+        /* robust against other load, unlike the rates: what each fact costs */
+        double per = 1e6 / (0.8 * (double)b->updates);
+        json_object_set_new(
+            alone, "cpu_us_per_fact",
+            json_pack("{s:o, s:o, s:o, s:o}", "merge_process", num(ac->daemon * per),
+                      "event_loop_thread", num(ac->daemon_loop * per), "librdkafka_threads",
+                      num(rdk_seconds(ac) * per), "redis", num(ac->redis * per)));
+        json_object_set_new(alone, "mean_merge_in_flight",
+                            num(b->alone_samples ? b->alone_in_flight / b->alone_samples : NAN));
+        json_object_set_new(alone, "other_processes_pct",
+                            num(other_pct(ac->machine_busy,
+                                          ac->daemon + ac->postgres + ac->redis + ac->self +
+                                              b->alone_cdc_cpu,
+                                          b->alone_wall)));
+    }
+    if (b->alone_perf[0]) json_object_set_new(alone, "perf_data", json_string(b->alone_perf));
+    json_object_set_new(merge, "merge_alone", alone);
+    json_object_set_new(merge, "redis_benchmark_command", json_string(b->redis_command));
+    json_object_set_new(merge, "redis_benchmark_args_per_call", json_integer(b->redis_args));
+    json_object_set_new(merge, "redis_benchmark_calls_are",
+                        json_string("the call merge sends for a change at a store of this "
+                                    "configuration; new random SKUs, fresh position"));
+    json_object_set_new(merge, "cpu_during_redis_benchmark",
+                        cpu_json(&b->redis_bench_cpu, b->redis_bench_wall, 0));
+    json_object_set_new(merge, "redis_benchmark_client_cpu_s", num(b->redis_bench_client_cpu));
+    if (b->redis_rate > 0) {
+        double calls = b->redis_rate * b->redis_bench_wall;
+        json_object_set_new(merge, "redis_benchmark_cpu_us_per_call",
+                            json_pack("{s:o, s:o}", "redis",
+                                      num(1e6 * b->redis_bench_cpu.redis / calls), "client",
+                                      num(1e6 * b->redis_bench_client_cpu / calls)));
+    }
+    json_object_set_new(
+        merge, "other_processes_pct_during_redis_benchmark",
+        num(other_pct(b->redis_bench_cpu.machine_busy,
+                      b->redis_bench_cpu.daemon + b->redis_bench_cpu.postgres +
+                          b->redis_bench_cpu.redis + b->redis_bench_cpu.self +
+                          b->redis_bench_client_cpu,
+                      b->redis_bench_wall)));
+    json_object_set_new(
+        merge, "other_processes_pct_during_drain",
+        num(other_pct(b->drain_cpu.machine_busy,
+                      b->drain_cpu.daemon + b->drain_cpu.postgres + b->drain_cpu.redis +
+                          b->drain_cpu.self,
+                      b->drain_wall)));
     json_object_set_new(json_object_get(root, "baselines"), "mariadb",
                         mariadb_baseline_json(&b->mariadb));
+    json_object_set_new(root, "merge_engine", merge_engine_json(&b->engine));
     snprintf(json_path, json_len, "%s/bench-%s.json", o->out_dir, W.stamp);
     if (json_dump_file(root, json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
         json_decref(root);
@@ -2537,6 +2819,37 @@ static void print_summary(const char *json_path, const char *png_path)
                b->drain_samples ? b->drain_backlog / b->drain_samples : NAN);
     else
         printf("  merge    %s\n", b->merge_note[0] ? b->merge_note : "not measured");
+    if (b->alone_ok && b->redis_rate > 0) {
+        const struct cpu *ac = &b->alone_cpu;
+        char threads[300];
+        thread_summary(ac, b->alone_wall, threads, sizeof threads);
+        double per = 1e6 / (0.8 * (double)b->updates);
+        printf("           merge alone (merge-only stockmeshd, backlog on the backbone): %.0f "
+               "facts/s: %.2fx redis-benchmark\n"
+               "           CPU us per fact: stockmeshd %.1f (event loop %.1f, librdkafka %.1f), "
+               "redis %.1f\n"
+               "           (%% of a core: %s; redis %.0f, other processes ~%.0f)\n",
+               b->alone_rate, ratio(b->alone_rate, b->redis_rate), ac->daemon * per,
+               ac->daemon_loop * per, rdk_seconds(ac) * per, ac->redis * per, threads,
+               pct_of(ac->redis, b->alone_wall),
+               other_pct(ac->machine_busy,
+                         ac->daemon + ac->postgres + ac->redis + ac->self + b->alone_cdc_cpu,
+                         b->alone_wall));
+    } else if (b->alone_note[0]) {
+        printf("           merge alone: %s\n", b->alone_note);
+    }
+    if (b->redis_rate > 0)
+        printf("           redis-benchmark: %d arguments per FCALL as merge sends them; CPU us "
+               "per call: redis %.1f, client %.1f;\n"
+               "           redis %.0f%% of a core, other processes ~%.0f%%\n",
+               b->redis_args, 1e6 * b->redis_bench_cpu.redis / (b->redis_rate * b->redis_bench_wall),
+               1e6 * b->redis_bench_client_cpu / (b->redis_rate * b->redis_bench_wall),
+               pct_of(b->redis_bench_cpu.redis, b->redis_bench_wall),
+               other_pct(b->redis_bench_cpu.machine_busy,
+                         b->redis_bench_cpu.daemon + b->redis_bench_cpu.postgres +
+                             b->redis_bench_cpu.redis + b->redis_bench_cpu.self +
+                             b->redis_bench_client_cpu,
+                         b->redis_bench_wall));
     const struct step *low = lowest_step(), *near = nearest_step(b->kafka_rate);
     if (b->kafka_ok && low && near)
         printf("  backbone produce->consume p50 %.2f / p99 %.2f ms at %.0f msg/s; stockmesh "
@@ -2547,6 +2860,7 @@ static void print_summary(const char *json_path, const char *png_path)
     else
         printf("  backbone %s\n", b->kafka_note[0] ? b->kafka_note : "not measured");
     mariadb_baseline_print(&b->mariadb, stdout);
+    merge_engine_print(&b->engine, stdout);
     double worst_other = 0;
     for (size_t i = 0; i < W.nsteps; i++) {
         const struct cpu *c = &W.steps[i].cpu_load;
@@ -2585,6 +2899,28 @@ int main(int argc, char **argv)
 
     char err[1024] = "";
     int failed = 0;
+    if (W.o.engine_only) {
+        snprintf(W.dir, sizeof W.dir, "%s/stockmesh-bench-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(W.dir)) {
+            say("mkdtemp: %s", strerror(errno));
+            return 1;
+        }
+        struct merge_engine_options eo = {
+            .work_dir = W.dir, .pipeline = W.o.redis_pipeline,
+            .calls = W.o.engine_calls > 0 ? W.o.engine_calls : 50000,
+            .large_locations = W.o.engine_locations, .memory_skus = W.o.engine_skus,
+            .interrupted = &interrupted};
+        merge_engine_run(&W.base.engine, &eo);
+        json_t *j = merge_engine_json(&W.base.engine);
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        json_decref(j);
+        printf("\n");
+        merge_engine_print(&W.base.engine, stdout);
+        snprintf(err, sizeof err, "rm -rf '%s'", W.dir);
+        if (system(err) != 0) say("could not remove %s", W.dir);
+        return W.base.engine.ran && !W.base.engine.note[0] ? 0 : 1;
+    }
     if (access(W.o.stockmeshd, X_OK) != 0 || access(W.o.rtt_bin, X_OK) != 0) {
         say("%s or %s is missing: run `make bench`", W.o.stockmeshd, W.o.rtt_bin);
         return 2;
@@ -2634,7 +2970,19 @@ int main(int argc, char **argv)
 out:
     if (failed && W.log_path[0]) tail_log(W.log_path, 20);
     cleanup();
-    /* with PostgreSQL, Redis and stockmeshd stopped: the cores are its own */
+    /* with PostgreSQL, Redis and stockmeshd stopped: the cores are theirs */
+    if (!failed && !interrupted && W.o.engine_calls > 0) {
+        struct merge_engine_options eo = {
+            .work_dir = W.dir, .pipeline = W.o.redis_pipeline, .calls = W.o.engine_calls,
+            .large_locations = W.o.engine_locations, .memory_skus = W.o.engine_skus,
+            .interrupted = &interrupted};
+        say("merge engine: stockmesh_apply alone on its own Redis ...");
+        merge_engine_run(&W.base.engine, &eo);
+    } else {
+        snprintf(W.base.engine.note, sizeof W.base.engine.note, "%s",
+                 W.o.engine_calls > 0 ? "not run: the bench failed or was interrupted before it"
+                                      : "skipped (BENCH_ENGINE_CALLS=0)");
+    }
     if (!failed && !interrupted) {
         struct mariadb_baseline_options mo = {
             .stockmeshd = W.o.stockmeshd, .work_dir = W.dir, .updates = W.o.mariadb_updates,
