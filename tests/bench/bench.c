@@ -34,6 +34,7 @@
  */
 #include "mariadb_baseline.h"
 #include "merge_engine.h"
+#include "procstat.h"
 #include "receiver.h"
 #include "servers.h"
 #include "stockmesh/store.h"
@@ -558,14 +559,6 @@ static void daemon_thread_groups(pid_t pid, struct cpu *c)
         c->group_s[g] += t;
     }
     if (d) closedir(d);
-}
-
-static double self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* What the machine was busy with beyond the CPU we can name, in % of a core. */
@@ -2177,7 +2170,7 @@ static void baseline_reader_and_drain(void)
                     "-o", "proto_version=1", "-o", "publication_names=stockmesh_rb0", "-E",
                     endpos, "--no-loop", "-f", out_path, NULL};
     /* its progress is the size of what it wrote: sampled to time the steady middle */
-    double pg0 = tree_cpu(W.pg.pid), busy0, total0, self0 = self_cpu();
+    double pg0 = tree_cpu(W.pg.pid), busy0, total0, self0 = procstat_self_cpu();
     machine_cpu(&busy0, &total0);
     struct progress prog = {0};
     int rc = run_watching_file(argv, out_path, &prog, &b->recvlogical_seconds,
@@ -2187,7 +2180,7 @@ static void baseline_reader_and_drain(void)
     double busy1, total1;
     machine_cpu(&busy1, &total1);
     b->recvlogical_other = other_pct(busy1 - busy0, b->recvlogical_server_cpu +
-                                     b->recvlogical_cpu + self_cpu() - self0,
+                                     b->recvlogical_cpu + procstat_self_cpu() - self0,
                                      b->recvlogical_seconds);
     long changes = 0, commits = 0;
     int parsed = count_pgoutput(out_path, &changes, &commits) == 0;
@@ -2217,7 +2210,7 @@ static void baseline_reader_and_drain(void)
             proc_times(W.reader, NULL, &reader_cpu0, NULL);
             pg1 = tree_cpu(W.pg.pid);
             machine_cpu(&busy0, &total0);
-            self0 = self_cpu();
+            self0 = procstat_self_cpu();
         }
         if (streaming_at && v >= (double)n) {
             done_at = mono_s();
@@ -2227,7 +2220,7 @@ static void baseline_reader_and_drain(void)
             b->reader_server_cpu = tree_cpu(W.pg.pid) - pg1;
             machine_cpu(&busy1, &total1);
             b->reader_other = other_pct(busy1 - busy0, b->reader_server_cpu + b->reader_cpu +
-                                        self_cpu() - self0, done_at - streaming_at);
+                                        procstat_self_cpu() - self0, done_at - streaming_at);
             break;
         }
         sleep_ms(5);

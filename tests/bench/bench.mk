@@ -13,7 +13,7 @@ BENCH_BINS := $(BUILD)/bench/bench $(BUILD)/bench/backbone_rtt
 .PHONY: bench bench-build
 
 $(BUILD)/bench/bench: $(BUILD)/obj/tests/bench/bench.o $(BUILD)/obj/tests/bench/mariadb_baseline.o \
-                      $(BUILD)/obj/tests/bench/merge_engine.o \
+                      $(BUILD)/obj/tests/bench/merge_engine.o $(BUILD)/obj/tests/bench/procstat.o \
                       $(BUILD)/libtestlib.a $(BUILD)/libstockmesh.a
 	@mkdir -p $(dir $@)
 	$(CC) $(RELEASE_FLAGS) $^ $(PKG_LIBS) -o $@

@@ -16,6 +16,7 @@
 #include "mariadb_baseline.h"
 
 #include "daemon.h"
+#include "procstat.h"
 #include "servers.h"
 
 #include <curl/curl.h>
@@ -115,44 +116,6 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /* ------------------------------------------------------------------ processes */
-
-/* utime + stime of a process (every thread), seconds; 0 when it is gone. */
-static double proc_cpu(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    double ut, st;
-    if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %lf %lf", &ut, &st) != 2)
-        return 0;
-    return (ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double machine_busy(void)
-{
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return 0;
-    unsigned long long v[8] = {0};
-    double busy = 0;
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-               &v[5], &v[6], &v[7]) == 8)
-        busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
-    fclose(f);
-    return busy;
-}
-
-static double self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 /* SIGTERM, SIGKILL after 10 s. */
 static void stop_daemon(struct run *r)
@@ -474,18 +437,18 @@ static int read_backlog(struct run *r, struct mariadb_baseline *b, long n, char 
         progress_note(&prog, now, v);
         if (!streaming_at && state == 3) {
             streaming_at = now;
-            cpu0 = proc_cpu(r->d.pid);
-            srv0 = proc_cpu(r->db.pid);
-            busy0 = machine_busy();
-            self0 = self_cpu();
+            cpu0 = procstat_cpu(r->d.pid);
+            srv0 = procstat_cpu(r->db.pid);
+            busy0 = procstat_machine_busy();
+            self0 = procstat_self_cpu();
             if (n <= 0) break;
         }
         if (streaming_at && v >= (double)n) {
             done_at = now;
-            b->daemon_cpu_s = proc_cpu(r->d.pid) - cpu0;
-            b->server_cpu_s = proc_cpu(r->db.pid) - srv0;
-            double other = machine_busy() - busy0 - b->daemon_cpu_s - b->server_cpu_s -
-                           (self_cpu() - self0);
+            b->daemon_cpu_s = procstat_cpu(r->d.pid) - cpu0;
+            b->server_cpu_s = procstat_cpu(r->db.pid) - srv0;
+            double other = procstat_machine_busy() - busy0 - b->daemon_cpu_s - b->server_cpu_s -
+                           (procstat_self_cpu() - self0);
             b->other_pct = other > 0 ? 100.0 * other / (done_at - streaming_at) : 0;
             break;
         }
@@ -630,7 +593,7 @@ static int measure_latency(struct run *r, struct mariadb_baseline *b, char *err,
     thread = 1;
     sleep_ms(500); /* the fetchers start from the assigned offsets */
     uint64_t rng = 0x2545F4914F6CDD1DULL;
-    double cpu0 = proc_cpu(r->d.pid), t0s = mono_s();
+    double cpu0 = procstat_cpu(r->d.pid), t0s = mono_s();
     int64_t t0 = mono_ns() + 10000000LL;
     long i;
     for (i = 0; i < total && !stopped(r); i++) {
@@ -661,7 +624,7 @@ static int measure_latency(struct run *r, struct mariadb_baseline *b, char *err,
         seen = s;
         sleep_ms(20);
     }
-    b->daemon_cpu_pct = 100.0 * (proc_cpu(r->d.pid) - cpu0) / (mono_s() - t0s);
+    b->daemon_cpu_pct = 100.0 * (procstat_cpu(r->d.pid) - cpu0) / (mono_s() - t0s);
     atomic_store(&c.stop, 1);
     pthread_join(c.thread, NULL);
     thread = 0;

@@ -16,6 +16,7 @@
  *    keys of sampled SKUs as a cross-check, and what a location's share consists of. */
 #include "merge_engine.h"
 
+#include "procstat.h"
 #include "servers.h"
 #include "stockmesh/embedded.h"
 
@@ -199,54 +200,6 @@ int apply_call_fill(struct apply_call *call, const struct config *cfg,
 
 /* ------------------------------------------------------------------ processes */
 
-static double proc_cpu(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    double ut, st;
-    if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %lf %lf", &ut, &st) != 2)
-        return 0;
-    return (ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double machine_busy(void)
-{
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return 0;
-    unsigned long long v[8] = {0};
-    double busy = 0;
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-               &v[5], &v[6], &v[7]) == 8)
-        busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
-    fclose(f);
-    return busy;
-}
-
-static double self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static double loadavg1(void)
-{
-    double v = NAN;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &v) != 1) v = NAN;
-        fclose(f);
-    }
-    return v;
-}
-
 /* CPU of the machine, Redis and this process at one moment. */
 struct sample {
     double t, busy, redis, self;
@@ -255,9 +208,9 @@ struct sample {
 static void sample_now(const struct run *r, struct sample *s)
 {
     s->t = mono_s();
-    s->busy = machine_busy();
-    s->redis = proc_cpu(r->redis.pid);
-    s->self = self_cpu();
+    s->busy = procstat_machine_busy();
+    s->redis = procstat_cpu(r->redis.pid);
+    s->self = procstat_self_cpu();
 }
 
 /* What else kept the machine busy between a and b, in % of a core. */
@@ -693,7 +646,7 @@ void merge_engine_run(struct merge_engine *e, const struct merge_engine_options 
     memset(e, 0, sizeof *e);
     e->pipeline = o->pipeline;
     e->ratio_server = e->ratio_wall = e->ratio_cpu = NAN;
-    e->loadavg1 = loadavg1();
+    e->loadavg1 = procstat_loadavg1();
     struct run r = {.o = o, .e = e, .lsn = 0x16B3740, .ms = 1700000000000LL,
                     .rng = 0x9E3779B97F4A7C15ULL};
     double t0 = mono_s();
