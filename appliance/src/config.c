@@ -1892,6 +1892,20 @@ const struct config_item_class *config_item_class_for(const struct config *cfg,
     return NULL;
 }
 
+long long config_safety_stock(const struct config_item_class *cls,
+                              const struct config_location *loc)
+{
+    return cls && cls->safety_stock >= 0 ? cls->safety_stock : loc->safety_stock;
+}
+
+void config_tolerance(const struct config *cfg, const struct config_item_class *cls,
+                      long long *absolute, int *percent)
+{
+    *absolute = cls && cls->tolerance >= 0 ? cls->tolerance : cfg->rules.tolerance;
+    *percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
+                                                  : cfg->rules.tolerance_percent;
+}
+
 int config_sku_valid(const struct config *cfg, const char *sku)
 {
     return !cfg->skus.pattern || fnmatch(cfg->skus.pattern, sku, 0) == 0;

@@ -107,8 +107,7 @@ static int build_variant(struct rebuild_plan *p, const struct config_item_class 
     for (size_t i = 0; i < cfg->nlocations; i++) {
         const struct config_location *loc = &cfg->locations[i];
         add(&b, loc->code);
-        long long safety = cls && cls->safety_stock >= 0 ? cls->safety_stock : loc->safety_stock;
-        add(&b, format(p, "%lld", safety));
+        add(&b, format(p, "%lld", config_safety_stock(cls, loc)));
         for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
             const char *a = config_authority_for(cfg, loc->type, (enum config_quantity)k);
             add(&b, a ? a : "");
@@ -121,9 +120,9 @@ static int build_variant(struct rebuild_plan *p, const struct config_item_class 
             if (config_channel_has_location(&cfg->channels[j], loc))
                 add(&b, channel_field(p, &cfg->channels[j], loc));
     }
-    long long tolerance = cls && cls->tolerance >= 0 ? cls->tolerance : cfg->rules.tolerance;
-    int percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
-                                                     : cfg->rules.tolerance_percent;
+    long long tolerance;
+    int percent;
+    config_tolerance(cfg, cls, &tolerance, &percent);
     add(&b, format(p, "%lld", tolerance));
     add(&b, format(p, "%d", percent));
     add(&b, format(p, "%zu", cfg->nsources));

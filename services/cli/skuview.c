@@ -92,9 +92,7 @@ static json_t *location_entry(json_t *locations, const struct config *cfg, const
     if (!l) return NULL;
     const struct config_item_class *cls = config_item_class_for(cfg, sku);
     if (loc)
-        json_object_set_new(l, "safety_stock",
-                            json_integer(cls && cls->safety_stock >= 0 ? cls->safety_stock
-                                                                       : loc->safety_stock));
+        json_object_set_new(l, "safety_stock", json_integer(config_safety_stock(cls, loc)));
     json_array_append_new(locations, l);
     return l;
 }

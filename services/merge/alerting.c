@@ -214,9 +214,9 @@ static void judge(struct alerting *al, const char *member)
         return;
     }
     const struct config_item_class *cls = config_item_class_for(al->cfg, j->sku);
-    long long tolerance = cls && cls->tolerance >= 0 ? cls->tolerance : al->cfg->rules.tolerance;
-    int percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
-                                                      : al->cfg->rules.tolerance_percent;
+    long long tolerance;
+    int percent;
+    config_tolerance(al->cfg, cls, &tolerance, &percent);
     char key[MAPPING_SKU_MAX + 8], tol[24], pct[8], nsrc[8];
     snprintf(key, sizeof key, "sm:{%s}", j->sku);
     snprintf(tol, sizeof tol, "%lld", tolerance);

@@ -395,10 +395,9 @@ static void send_apply(struct merge *m, const struct stock_fact *f, redis_reply_
 {
     const struct location_channels *lc = &m->by_location[f->location - m->cfg->locations];
     const struct config_item_class *cls = config_item_class_for(m->cfg, f->sku);
-    long long safety = cls && cls->safety_stock >= 0 ? cls->safety_stock : f->location->safety_stock;
-    long long tolerance = cls && cls->tolerance >= 0 ? cls->tolerance : m->cfg->rules.tolerance;
-    int percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
-                                                      : m->cfg->rules.tolerance_percent;
+    long long safety = config_safety_stock(cls, f->location), tolerance;
+    int percent;
+    config_tolerance(m->cfg, cls, &tolerance, &percent);
 
     char key_s[MAPPING_SKU_MAX + 8], key_c[MAPPING_SKU_MAX + 8];
     char ts[24], safety_text[24], qty[CONFIG_QUANTITY_KINDS][24], tol[24], pct[8], nsrc[8];

@@ -157,10 +157,9 @@ int apply_call_fill(struct apply_call *call, const struct config *cfg,
     if (loc < cfg->locations || loc >= cfg->locations + cfg->nlocations) return -1;
     const struct location_channels *lc = &ac->loc[loc - cfg->locations];
     const struct config_item_class *cls = config_item_class_for(cfg, sku);
-    long long safety = cls && cls->safety_stock >= 0 ? cls->safety_stock : loc->safety_stock;
-    long long tolerance = cls && cls->tolerance >= 0 ? cls->tolerance : cfg->rules.tolerance;
-    int percent = cls && cls->tolerance_percent >= 0 ? cls->tolerance_percent
-                                                      : cfg->rules.tolerance_percent;
+    long long safety = config_safety_stock(cls, loc), tolerance;
+    int percent;
+    config_tolerance(cfg, cls, &tolerance, &percent);
     snprintf(call->key_s, sizeof call->key_s, "sm:{%s}", sku);
     snprintf(call->key_c, sizeof call->key_c, "sm:{%s}:c", sku);
     snprintf(call->position, sizeof call->position, "%s", position);

@@ -195,6 +195,16 @@ const char *config_authority_for(const struct config *cfg, const char *location_
 const struct config_item_class *config_item_class_for(const struct config *cfg,
                                                       const char *sku);
 
+/* The safety stock held back at loc for SKUs of item class cls (NULL: none): the
+ * class's when it sets one, else the location's. */
+long long config_safety_stock(const struct config_item_class *cls,
+                              const struct config_location *loc);
+
+/* The mismatch tolerances for SKUs of item class cls (NULL: none): the class's where it
+ * sets them, else rules.tolerance and rules.tolerance_percent. */
+void config_tolerance(const struct config *cfg, const struct config_item_class *cls,
+                      long long *absolute, int *percent);
+
 /* 1 when sku matches skus.pattern (or no pattern is set). */
 int config_sku_valid(const struct config *cfg, const char *sku);
 
