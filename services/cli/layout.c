@@ -40,7 +40,7 @@ int layout_fact_decode(const char *value, struct layout_fact *f)
     char buf[512], *p[1 + 2 * CONFIG_QUANTITY_KINDS];
     memset(f, 0, sizeof *f);
     int n = split(value, buf, sizeof buf, p, 1 + 2 * CONFIG_QUANTITY_KINDS);
-    if (n != 1 + 2 * CONFIG_QUANTITY_KINDS || whole(p[0], &f->commit_ms) != 0) return -1;
+    if (n != 1 + 2 * CONFIG_QUANTITY_KINDS || whole(p[0], &f->time_ms) != 0) return -1;
     const char *last = "";
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
         const char *pos = p[1 + 2 * k], *qty = p[2 + 2 * k];

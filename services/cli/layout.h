@@ -24,7 +24,7 @@
 /* One source's figures at one location; a kind it does not give has bit (1 << kind)
  * clear in present, an empty position and quantity 0. */
 struct layout_fact {
-    long long commit_ms;
+    long long time_ms;          /* the row's time column when mapped, else its commit */
     char position[CONFIG_QUANTITY_KINDS][EVENT_POSITION_LEN + 1];
     long long quantity[CONFIG_QUANTITY_KINDS];
     unsigned present;

@@ -126,9 +126,9 @@ static int add_fact(json_t *l, const char *source, const char *value)
         s = json_pack("{s:s, s:s}", "source", source, "unreadable", value);
     } else {
         char when[40];
-        iso_utc(f.commit_ms, when, sizeof when);
-        s = json_pack("{s:s, s:I, s:s}", "source", source, "commit_ms", (json_int_t)f.commit_ms,
-                      "commit_time", when);
+        iso_utc(f.time_ms, when, sizeof when);
+        s = json_pack("{s:s, s:I, s:s}", "source", source, "as_of_ms", (json_int_t)f.time_ms,
+                      "as_of", when);
         for (int k = 0; s && k < CONFIG_QUANTITY_KINDS; k++) {
             json_t *kind = f.present & (1u << k)
                                ? json_pack("{s:I, s:s}", "quantity", (json_int_t)f.quantity[k],
@@ -252,7 +252,7 @@ static void print_text(const json_t *o)
 
     printf("\nper location and source:\n");
     printf("  %-12s %-14s %-11s %9s  %-24s  %s\n", "location", "source", "kind", "quantity",
-           "position", "committed at (UTC)");
+           "position", "as of (UTC)");
     json_array_foreach(locations, i, l) {
         const char *loc = json_string_value(json_object_get(l, "location"));
         json_array_foreach(json_object_get(l, "sources"), j, s) {
@@ -262,7 +262,7 @@ static void print_text(const json_t *o)
                        json_string_value(json_object_get(s, "unreadable")));
                 continue;
             }
-            const char *when = json_string_value(json_object_get(s, "commit_time"));
+            const char *when = json_string_value(json_object_get(s, "as_of"));
             char shown[40];
             /* "2026-11-24T10:00:00.123Z" → "2026-11-24 10:00:00.123" */
             snprintf(shown, sizeof shown, "%.10s %.12s", when, when + 11);

@@ -19,7 +19,7 @@
 
 static struct layout_fact fact(long long oh, long long cm, long long un, const char *pos)
 {
-    struct layout_fact f = {.commit_ms = 1, .present = 7, .quantity = {oh, cm, un}};
+    struct layout_fact f = {.time_ms = 1, .present = 7, .quantity = {oh, cm, un}};
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) strcpy(f.position[k], pos);
     return f;
 }

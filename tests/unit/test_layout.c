@@ -17,7 +17,7 @@ static void test_fact_with_shared_positions(void **state)
     (void)state;
     struct layout_fact f;
     assert_int_equal(layout_fact_decode("1700000000123|0000000001928C9000000008|13|=|2|=|0", &f), 0);
-    assert_int_equal(f.commit_ms, 1700000000123LL);
+    assert_int_equal(f.time_ms, 1700000000123LL);
     assert_int_equal(f.present, 7);
     assert_int_equal(f.quantity[CONFIG_ON_HAND], 13);
     assert_int_equal(f.quantity[CONFIG_COMMITTED], 2);
