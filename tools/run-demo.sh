@@ -53,6 +53,14 @@ fi
 
 echo "starting Redis on 127.0.0.1:$REDIS_PORT ..."
 "$BIN/serverctl" start redis "$VAR/redis" $REDIS_PORT >/dev/null
+# stock written by a stockmesh from before the layout was recorded (DESIGN §3): the
+# daemon would refuse it; a fresh demo is quicker than a replay
+if [ -z "$(redis-cli -p $REDIS_PORT GET stockmesh:layout)" ] &&
+   [ -n "$(redis-cli -p $REDIS_PORT --scan --pattern 'sm:{*' | head -1)" ]; then
+    echo "$VAR/ holds stock from an older stockmesh (Redis layout 2):" >&2
+    echo "remove it (rm -rf $VAR) and run again for a fresh estate" >&2
+    exit 1
+fi
 echo "starting PostgreSQL on 127.0.0.1:$PG_PORT ..."
 "$BIN/serverctl" start postgres "$VAR/postgres" $PG_PORT >/dev/null
 

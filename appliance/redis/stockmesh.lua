@@ -9,24 +9,31 @@
 --                     one source's figures at one location (time: when the row says it
 --                     was counted, else its commit, the newest); a kind the source does not
 --                     give has an empty position and quantity, and a position equal to
---                     the previous kind's is written "=" (most tables give all three
---                     at once). Every source's figures are kept, authoritative or not,
---                     for lookups and the mismatch rules.
---                     "<location>" -> "<on_hand>|<committed>|<unavailable>|<available>|
---                                      <flags>"
+--                     the previous kind's is written "=". When the source gives all three
+--                     kinds at one position (most tables do) the value is the shorter
+--                     "<time ms>|<pos>|<on_hand>|<committed>|<unavailable>". Every source's
+--                     figures are kept, authoritative or not, for lookups and the mismatch
+--                     rules.
+--                     "<location>" -> "<on_hand>|<committed>|<unavailable>|<available>"
+--                                     ["|<flags>" when it breaks a rule]
 --                     the location's figures from the source authoritative for each
 --                     kind; available = max(0, on_hand - committed - unavailable -
 --                     safety_stock); flags are the rules it breaks (see FLAG_*).
 --   sm:{sku}:c  hash  "<channel>"   -> "<sum>|<available>|<version>"
---                     a pickup channel has one field per location: "<channel>@<loc>"
 --                     "<channel>#d" -> last version delivered to the channel
 --                     "#v"          -> the SKU's version; grows by one per change
+--                     "<channel>@<location>" -> "<available>|<version>" a pickup
+--                     channel's figure at one store, max(0, the store's available -
+--                     buffer), kept only until it is delivered: a delivered figure is
+--                     the store's row, so the steady state costs nothing per store.
 --
--- Positions are fixed-width upper-case hexadecimal strings that sort in the source's
--- commit order, so a string comparison decides whether a fact is new (digits and
--- A-F collate alike in every locale Redis may run under).
+-- Positions are the compact form of event.h (the digit count, then the digits without
+-- leading zeros, of each part; upper-case hexadecimal), which sorts in the source's
+-- commit order, so a string comparison decides whether a fact is new (digits and A-F
+-- collate alike in every locale Redis may run under).
 
-local LIBRARY_VERSION = 2
+local LIBRARY_VERSION = 3
+local LAYOUT_VERSION = 3 -- of the keys described above; LIBRARY_VERSION may move alone
 
 local FLAG_MISMATCH = 1      -- an observing source disagrees beyond the tolerance
 local FLAG_NEGATIVE = 2      -- on_hand below zero
@@ -59,6 +66,11 @@ local function decode_fact(v)
     if not v then return f end
     local p = split(v)
     f.ms = p[1]
+    if #p == 5 then
+        f.pos = {p[2], p[2], p[2]}
+        f.qty = {p[3], p[4], p[5]}
+        return f
+    end
     local last = ''
     for k = 1, KINDS do
         local pos = p[2 * k] or ''
@@ -70,6 +82,11 @@ local function decode_fact(v)
 end
 
 local function encode_fact(f)
+    local p1 = f.pos[1]
+    if p1 ~= '' and f.pos[2] == p1 and f.pos[3] == p1 and f.qty[1] ~= '' and f.qty[2] ~= '' and
+        f.qty[3] ~= '' then
+        return f.ms .. '|' .. p1 .. '|' .. f.qty[1] .. '|' .. f.qty[2] .. '|' .. f.qty[3]
+    end
     local out, last = {f.ms}, nil
     for k = 1, KINDS do
         local pos = f.pos[k]
@@ -93,8 +110,9 @@ local function decode_row(v)
 end
 
 local function encode_row(r)
-    return whole(r[1]) .. '|' .. whole(r[2]) .. '|' .. whole(r[3]) .. '|' .. whole(r[4]) .. '|' ..
-               whole(r[5])
+    local v = whole(r[1]) .. '|' .. whole(r[2]) .. '|' .. whole(r[3]) .. '|' .. whole(r[4])
+    if r[5] ~= 0 then v = v .. '|' .. whole(r[5]) end
+    return v
 end
 
 local KIND_NAMES = {'on_hand', 'committed', 'unavailable'}
@@ -147,28 +165,42 @@ local function rule_args(args, i)
     return auth, sources, tol_abs, tol_pct, i + 6 + n
 end
 
--- Adds delta to the channel sums; returns the version (or nil) and appends changed
--- channels to out as channel, available pairs.
-local function add_to_channels(ckey, args, first, delta, out)
+-- Moves a location's available figure from before to after in its channels (args from
+-- first: channel, buffer pairs; a pickup channel named "<channel>@<location>"); returns
+-- the version (or nil) and appends changed channels to out as channel, available pairs.
+local function add_to_channels(ckey, args, first, before, after, out)
     local version = nil
     for i = first, #args, 2 do
         local ch, buffer = args[i], tonumber(args[i + 1]) or 0
-        local sum, avail, ver = 0, 0, '0'
-        local c = redis.call('HGET', ckey, ch)
-        if c then
-            local p = split(c)
-            sum, avail, ver = tonumber(p[1]), tonumber(p[2]), p[3]
+        if string.find(ch, '@', 1, true) then
+            -- the store's own figure: nothing to read, stored only until delivered
+            local was, now = before - buffer, after - buffer
+            if was < 0 then was = 0 end
+            if now < 0 then now = 0 end
+            if now ~= was then
+                if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
+                redis.call('HSET', ckey, ch, whole(now) .. '|' .. whole(version))
+                out[#out + 1] = ch
+                out[#out + 1] = now
+            end
+        else
+            local sum, avail, ver = 0, 0, '0'
+            local c = redis.call('HGET', ckey, ch)
+            if c then
+                local p = split(c)
+                sum, avail, ver = tonumber(p[1]), tonumber(p[2]), p[3]
+            end
+            sum = sum + after - before
+            local now = sum - buffer
+            if now < 0 then now = 0 end
+            if now ~= avail then
+                if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
+                ver = whole(version)
+                out[#out + 1] = ch
+                out[#out + 1] = now
+            end
+            redis.call('HSET', ckey, ch, whole(sum) .. '|' .. whole(now) .. '|' .. ver)
         end
-        sum = sum + delta
-        local now = sum - buffer
-        if now < 0 then now = 0 end
-        if now ~= avail then
-            if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
-            ver = whole(version)
-            out[#out + 1] = ch
-            out[#out + 1] = now
-        end
-        redis.call('HSET', ckey, ch, whole(sum) .. '|' .. whole(now) .. '|' .. ver)
     end
     return version
 end
@@ -220,7 +252,7 @@ local function apply(keys, args)
 
     local out = {1, 0, before_flags, row[5], detail}
     if after ~= before then
-        local version = add_to_channels(ckey, args, first_channel, after - before, out)
+        local version = add_to_channels(ckey, args, first_channel, before, after, out)
         if version then out[2] = version end
     end
     return out
@@ -238,7 +270,7 @@ local function judge_now(keys, args)
 end
 
 -- rebuild(keys = {sm:{sku}, sm:{sku}:c},
---         args = {nstale, source_1, below_1, …,
+--         args = {resend_pickup, nstale, source_1, below_1, …,
 --                 nlocations, then per location: code, safety_stock, auth_o, auth_c,
 --                 auth_u, nchannels, channel_1, …,
 --                 tolerance, tolerance_percent, nsources, source_1, …,
@@ -248,10 +280,14 @@ end
 -- membership, or after a replay). A source's figures whose newest position is below
 -- below_i were not seen again by a complete re-read of that source: the row is gone
 -- there, so they are dropped. Returns {version or 0, dropped, channel_1, available_1,
--- …} for the channels whose availability changed.
+-- …} for the channels whose availability changed. A pickup store's figure is not kept
+-- once delivered, so what it was is worked out from the store's previous row under
+-- today's buffer: when a pickup channel's buffer changed, the caller passes
+-- resend_pickup '1' and every pickup store's figure goes out again.
 local function rebuild(keys, args)
     local skey, ckey = keys[1], keys[2]
-    local i = 1
+    local resend = args[1] == '1'
+    local i = 2
     local stale = {}
     local nstale = tonumber(args[i]); i = i + 1
     for _ = 1, nstale do
@@ -315,9 +351,21 @@ local function rebuild(keys, args)
             end
         end
     end
-    local sums = {}
+    local sums, pickup, was_available = {}, {}, {}
+    for code, v in pairs(old_rows) do
+        was_available[code] = decode_row(v)[4]
+    end
     for code, _ in pairs(old_rows) do
-        if not rows[code] then redis.call('HDEL', skey, code) end
+        if not rows[code] then
+            redis.call('HDEL', skey, code)
+            -- its stores' pickup figures go to 0
+            local l = locations[code]
+            if l then
+                for _, ch in ipairs(l.channels) do
+                    if string.find(ch, '@', 1, true) then pickup[ch] = {code, 0} end
+                end
+            end
+        end
     end
     for code, r in pairs(rows) do
         local l = locations[code]
@@ -327,20 +375,30 @@ local function rebuild(keys, args)
         local row = {r[1], r[2], r[3], avail, 0}
         row[5] = judge(skey, code, row, l.auth, sources, tol_abs, tol_pct)
         redis.call('HSET', skey, code, encode_row(row))
-        for _, ch in ipairs(l.channels) do sums[ch] = (sums[ch] or 0) + avail end
+        for _, ch in ipairs(l.channels) do
+            if string.find(ch, '@', 1, true) then
+                pickup[ch] = {code, avail}
+            else
+                sums[ch] = (sums[ch] or 0) + avail
+            end
+        end
     end
 
     local out = {0, dropped}
     local version = nil
+    local function next_version()
+        if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
+        return version
+    end
     local current = redis.call('HGETALL', ckey)
     local known = {}
     for j = 1, #current, 2 do
         local f = current[j]
-        if string.sub(f, 1, 1) ~= '#' and not string.find(f, '#', 1, true) then known[f] = current[j + 1] end
+        if not string.find(f, '#', 1, true) then known[f] = current[j + 1] end
     end
     local absent = {}
     for ch, _ in pairs(buffers) do
-        if not known[ch] then
+        if not known[ch] and not string.find(ch, '@', 1, true) then
             known[ch] = '0|0|0'
             absent[ch] = true
         end
@@ -348,9 +406,11 @@ local function rebuild(keys, args)
     for ch, v in pairs(known) do
       if not buffers[ch] then
         redis.call('HDEL', ckey, ch, ch .. '#d') -- no longer configured
+      elseif string.find(ch, '@', 1, true) then
+        -- pickup: written below
       elseif absent[ch] and (sums[ch] or 0) == 0 then
         -- nothing of this SKU at the channel's locations: stays absent, as apply leaves
-        -- it (a field per pickup store for every SKU would cost memory for nothing)
+        -- it
       else
         local p = split(v)
         local sum = sums[ch] or 0
@@ -358,23 +418,48 @@ local function rebuild(keys, args)
         if now < 0 then now = 0 end
         local ver = p[3]
         if now ~= tonumber(p[2]) then
-            if not version then version = redis.call('HINCRBY', ckey, '#v', 1) end
-            ver = whole(version)
+            ver = whole(next_version())
             out[#out + 1] = ch
             out[#out + 1] = now
         end
         redis.call('HSET', ckey, ch, whole(sum) .. '|' .. whole(now) .. '|' .. ver)
       end
     end
+    for ch, at in pairs(pickup) do
+        local buffer = buffers[ch]
+        if buffer then
+            local now = at[2] - buffer
+            if now < 0 then now = 0 end
+            local was
+            if known[ch] then
+                was = tonumber(split(known[ch])[1]) -- still waiting for delivery
+            else
+                was = (was_available[at[1]] or 0) - buffer
+                if was < 0 then was = 0 end
+            end
+            if resend or now ~= was then
+                redis.call('HSET', ckey, ch, whole(now) .. '|' .. whole(next_version()))
+                out[#out + 1] = ch
+                out[#out + 1] = now
+            end
+        end
+    end
     if version then out[1] = version end
     return out
 end
 
--- delivered(keys = {c}, args = {channel, version}): records a delivery unless a newer
--- one was recorded already. Returns 1 when recorded.
+-- delivered(keys = {c}, args = {field, version}): records a delivery unless a newer
+-- one was recorded already; a pickup store's figure ("<channel>@<location>") is
+-- dropped instead, unless it changed again since. Returns 1 when recorded.
 local function delivered(keys, args)
-    local field = args[1] .. '#d'
     local v = tonumber(args[2])
+    if string.find(args[1], '@', 1, true) then
+        local cur = redis.call('HGET', keys[1], args[1])
+        if not cur or tonumber(split(cur)[2]) > v then return 0 end
+        redis.call('HDEL', keys[1], args[1])
+        return 1
+    end
+    local field = args[1] .. '#d'
     local cur = tonumber(redis.call('HGET', keys[1], field) or '0')
     if v <= cur then return 0 end
     redis.call('HSET', keys[1], field, args[2])
@@ -382,17 +467,21 @@ local function delivered(keys, args)
 end
 
 -- pending(keys = {c}): every channel whose current version was not delivered yet,
--- as {channel_1, available_1, version_1, ...}.
+-- as {channel_1, available_1, version_1, ...}; a pickup channel once per store whose
+-- figure waits ("<channel>@<location>").
 local function pending(keys, args)
     local all = redis.call('HGETALL', keys[1])
     local map = {}
     for i = 1, #all, 2 do map[all[i]] = all[i + 1] end
     local out = {}
     for field, value in pairs(map) do
-        if string.sub(field, 1, 1) ~= '#' and not string.find(field, '#', 1, true) then
+        if not string.find(field, '#', 1, true) then
             local p = split(value)
-            local d = tonumber(map[field .. '#d'] or '0')
-            if tonumber(p[3]) > d then
+            if string.find(field, '@', 1, true) then
+                out[#out + 1] = field
+                out[#out + 1] = tonumber(p[1])
+                out[#out + 1] = tonumber(p[2])
+            elseif tonumber(p[3]) > tonumber(map[field .. '#d'] or '0') then
                 out[#out + 1] = field
                 out[#out + 1] = tonumber(p[2])
                 out[#out + 1] = tonumber(p[3])
@@ -459,7 +548,41 @@ local function version()
     return LIBRARY_VERSION
 end
 
+-- layout(): checks that the stock this Redis holds is in this library's layout,
+-- recorded in stockmesh:layout, and returns the layout version; an error naming the
+-- problem when it is another. A Redis without the record gets ours, unless it already
+-- holds SKU keys: those were written by a stockmesh from before the record (layout 2),
+-- which this library would misread. The keys are looked at (up to 100000) only while
+-- the record is missing.
+local function layout()
+    local have = tonumber(redis.call('GET', 'stockmesh:layout'))
+    if not have then
+        local cursor = '0'
+        for _ = 1, 100 do
+            local r = redis.call('SCAN', cursor, 'MATCH', 'sm:{*', 'COUNT', 1000)
+            if #r[2] > 0 then
+                have = 2
+                break
+            end
+            cursor = r[1]
+            if cursor == '0' then break end
+        end
+        if not have then
+            redis.call('SET', 'stockmesh:layout', LAYOUT_VERSION)
+            return LAYOUT_VERSION
+        end
+    end
+    if have ~= LAYOUT_VERSION then
+        return redis.error_reply(string.format(
+            'LAYOUT this Redis holds stock in layout %d, this stockmesh reads and writes ' ..
+                'layout %d: empty it (FLUSHALL) and let the sources be read again (stockmesh ' ..
+                'replay), or go back to the stockmesh that wrote it', have, LAYOUT_VERSION))
+    end
+    return have
+end
+
 redis.register_function('stockmesh_apply', apply)
+redis.register_function('stockmesh_layout', layout)
 redis.register_function('stockmesh_rebuild', rebuild)
 redis.register_function('stockmesh_delivered', delivered)
 redis.register_function('stockmesh_crosswalk', crosswalk)

@@ -19,6 +19,63 @@ void event_position_pg(char out[EVENT_POSITION_LEN + 1], uint64_t commit_lsn, ui
     snprintf(out, EVENT_POSITION_LEN + 1, "%016" PRIX64 "%08" PRIX32, commit_lsn, index);
 }
 
+static int hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+/* One part of a position: the digit count minus one in hex, then its digits without
+ * leading zeros (at least one). Returns the length written. */
+static int compact_part(const char *digits, int width, char *out)
+{
+    int skip = 0;
+    while (skip < width - 1 && digits[skip] == '0') skip++;
+    int n = width - skip;
+    out[0] = "0123456789ABCDEF"[n - 1];
+    memcpy(out + 1, digits + skip, (size_t)n);
+    return n + 1;
+}
+
+int event_position_compact(const char *position, char out[EVENT_POSITION_COMPACT_MAX + 1])
+{
+    out[0] = 0;
+    for (int i = 0; i < EVENT_POSITION_LEN; i++)
+        if (!hex_digit(position[i])) return -1;
+    if (position[EVENT_POSITION_LEN] != 0) return -1;
+    int n = compact_part(position, 16, out);
+    n += compact_part(position + 16, 8, out + n);
+    out[n] = 0;
+    return n;
+}
+
+/* Expands one part at *p (advanced past it) right-aligned into width digits of out. */
+static int expand_part(const char **p, const char *end, int width, char *out)
+{
+    if (*p >= end || !hex_digit(**p)) return -1;
+    int n = (**p <= '9' ? **p - '0' : **p - 'A' + 10) + 1;
+    if (n > width || end - (*p + 1) < n) return -1;
+    for (int i = 0; i < n; i++)
+        if (!hex_digit((*p)[1 + i])) return -1;
+    /* a leading zero would give one value two spellings, which would not sort */
+    if (n > 1 && (*p)[1] == '0') return -1;
+    memset(out, '0', (size_t)(width - n));
+    memcpy(out + width - n, *p + 1, (size_t)n);
+    *p += n + 1;
+    return 0;
+}
+
+int event_position_expand(const char *compact, size_t len, char out[EVENT_POSITION_LEN + 1])
+{
+    const char *p = compact, *end = compact + len;
+    if (expand_part(&p, end, 16, out) != 0 || expand_part(&p, end, 8, out + 16) != 0 ||
+        p != end) {
+        out[0] = 0;
+        return -1;
+    }
+    out[EVENT_POSITION_LEN] = 0;
+    return 0;
+}
+
 char *event_encode(const struct change_event *ev, size_t *len)
 {
     char op[2] = {ev->op, 0};
@@ -91,8 +148,10 @@ int event_decode(struct change_event *ev, const void *buf, size_t len, char *err
         snprintf(err, errlen, "field \"source.%s\" missing", ev->source ? "table" : "name");
         goto fail;
     }
-    if (!position || strlen(position) != EVENT_POSITION_LEN) {
-        snprintf(err, errlen, "field \"source.position\" missing or not %d characters",
+    char compact[EVENT_POSITION_COMPACT_MAX + 1];
+    if (!position || event_position_compact(position, compact) < 0) {
+        snprintf(err, errlen,
+                 "field \"source.position\" missing or not %d upper-case hexadecimal digits",
                  EVENT_POSITION_LEN);
         goto fail;
     }

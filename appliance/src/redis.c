@@ -122,6 +122,24 @@ static int send_argv(struct redis *r, redis_reply_cb cb, void *arg, int argc, co
     return 0;
 }
 
+static void layout_checked(void *arg, redisReply *reply)
+{
+    struct redis *r = arg;
+    if (!reply) return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* writing into stock of another layout would corrupt it: stay away, and say so
+           at every retry */
+        log_error("redis", "%s: Redis at %s:%d: %s", r->name, r->cfg->redis.host,
+                  r->cfg->redis.port, reply->str);
+        redisAsyncDisconnect(r->ac);
+        return;
+    }
+    r->backoff_ms = REDIS_BACKOFF_MIN_MS;
+    log_info("redis", "%s: connected to %s:%d, function library loaded", r->name,
+             r->cfg->redis.host, r->cfg->redis.port);
+    set_ready(r, 1);
+}
+
 static void library_loaded(void *arg, redisReply *reply)
 {
     struct redis *r = arg;
@@ -132,10 +150,9 @@ static void library_loaded(void *arg, redisReply *reply)
         redisAsyncDisconnect(r->ac);
         return;
     }
-    r->backoff_ms = REDIS_BACKOFF_MIN_MS;
-    log_info("redis", "%s: connected to %s:%d, function library loaded", r->name,
-             r->cfg->redis.host, r->cfg->redis.port);
-    set_ready(r, 1);
+    const char *argv[] = {"FCALL", "stockmesh_layout", "0"};
+    size_t lens[] = {5, 16, 1};
+    send_argv(r, layout_checked, r, 3, argv, lens);
 }
 
 static void authenticated(void *arg, redisReply *reply)

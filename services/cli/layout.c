@@ -35,12 +35,26 @@ static int whole(const char *s, long long *out)
     return 0;
 }
 
+/* Stores the full form of compact position pos as kind k's. */
+static int take_position(struct layout_fact *f, int k, const char *pos)
+{
+    return event_position_expand(pos, strlen(pos), f->position[k]);
+}
+
 int layout_fact_decode(const char *value, struct layout_fact *f)
 {
     char buf[512], *p[1 + 2 * CONFIG_QUANTITY_KINDS];
     memset(f, 0, sizeof *f);
     int n = split(value, buf, sizeof buf, p, 1 + 2 * CONFIG_QUANTITY_KINDS);
-    if (n != 1 + 2 * CONFIG_QUANTITY_KINDS || whole(p[0], &f->time_ms) != 0) return -1;
+    if (n < 0 || whole(p[0], &f->time_ms) != 0) return -1;
+    if (n == 2 + CONFIG_QUANTITY_KINDS) { /* every kind at one position */
+        for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++)
+            if (take_position(f, k, p[1]) != 0 || whole(p[2 + k], &f->quantity[k]) != 0)
+                return -1;
+        f->present = (1u << CONFIG_QUANTITY_KINDS) - 1;
+        return 0;
+    }
+    if (n != 1 + 2 * CONFIG_QUANTITY_KINDS) return -1;
     const char *last = "";
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
         const char *pos = p[1 + 2 * k], *qty = p[2 + 2 * k];
@@ -48,10 +62,9 @@ int layout_fact_decode(const char *value, struct layout_fact *f)
             if (!*last) return -1; /* "=" needs an earlier position */
             pos = last;
         }
-        if (!*pos != !*qty || strlen(pos) > EVENT_POSITION_LEN) return -1;
+        if (!*pos != !*qty) return -1;
         if (!*pos) continue;
-        if (whole(qty, &f->quantity[k]) != 0) return -1;
-        memcpy(f->position[k], pos, strlen(pos) + 1);
+        if (whole(qty, &f->quantity[k]) != 0 || take_position(f, k, pos) != 0) return -1;
         f->present |= 1u << k;
         last = pos;
     }
@@ -61,11 +74,12 @@ int layout_fact_decode(const char *value, struct layout_fact *f)
 int layout_row_decode(const char *value, struct layout_row *r)
 {
     char buf[256], *p[5];
-    long long flags;
+    long long flags = 0;
     memset(r, 0, sizeof *r);
-    if (split(value, buf, sizeof buf, p, 5) != 5 || whole(p[0], &r->on_hand) != 0 ||
-        whole(p[1], &r->committed) != 0 || whole(p[2], &r->unavailable) != 0 ||
-        whole(p[3], &r->available) != 0 || whole(p[4], &flags) != 0 || flags < 0)
+    int n = split(value, buf, sizeof buf, p, 5);
+    if (n < 4 || whole(p[0], &r->on_hand) != 0 || whole(p[1], &r->committed) != 0 ||
+        whole(p[2], &r->unavailable) != 0 || whole(p[3], &r->available) != 0 ||
+        (n == 5 && (whole(p[4], &flags) != 0 || flags <= 0)))
         return -1;
     r->flags = (unsigned)flags;
     return 0;
@@ -78,6 +92,17 @@ int layout_channel_decode(const char *value, struct layout_channel *c)
     if (split(value, buf, sizeof buf, p, 3) != 3 || whole(p[0], &c->sum) != 0 ||
         whole(p[1], &c->available) != 0 || whole(p[2], &c->version) != 0)
         return -1;
+    return 0;
+}
+
+int layout_pickup_decode(const char *value, struct layout_channel *c)
+{
+    char buf[128], *p[2];
+    memset(c, 0, sizeof *c);
+    if (split(value, buf, sizeof buf, p, 2) != 2 || whole(p[0], &c->available) != 0 ||
+        whole(p[1], &c->version) != 0)
+        return -1;
+    c->sum = c->available;
     return 0;
 }
 

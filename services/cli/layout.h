@@ -1,13 +1,17 @@
-/* layout.h — the unified layer's Redis values read back (layout v2 of
+/* layout.h — the unified layer's Redis values read back (layout v3 of
  * appliance/redis/stockmesh.lua), for the operator commands that inspect and compare
  * them. Plain functions over strings: the Lua library stays the only writer.
  *
- *   sm:{sku}    "<location>|<source>" -> "<commit ms>|<pos o>|<on_hand>|<pos c>|
- *                                         <committed>|<pos u>|<unavailable>"
- *               "<location>"          -> "<on_hand>|<committed>|<unavailable>|<available>|
- *                                         <flags>"
- *   sm:{sku}:c  "<channel>[@<location>]" -> "<sum>|<available>|<version>",
- *               "<field>#d" -> delivered version, "#v" -> the SKU's version */
+ *   sm:{sku}    "<location>|<source>" -> "<ms>|<pos o>|<on_hand>|<pos c>|<committed>|
+ *                                         <pos u>|<unavailable>", or "<ms>|<pos>|<on_hand>|
+ *                                         <committed>|<unavailable>" (one position for all)
+ *               "<location>"          -> "<on_hand>|<committed>|<unavailable>|<available>"
+ *                                        ["|<flags>"]
+ *   sm:{sku}:c  "<channel>" -> "<sum>|<available>|<version>", "<channel>#d" -> delivered
+ *               version, "#v" -> the SKU's version, "<channel>@<location>" ->
+ *               "<available>|<version>" a pickup store's figure until it is delivered
+ *
+ * Positions are stored compact (event.h) and decoded here to their full form. */
 #ifndef STOCKMESH_CLI_LAYOUT_H
 #define STOCKMESH_CLI_LAYOUT_H
 
@@ -41,8 +45,8 @@ struct layout_channel {
     long long sum, available, version;
 };
 
-/* Decodes a fact value ("=" repeats the previous kind's position). 0, or -1 when the
- * value does not have the v2 shape. */
+/* Decodes a fact value ("=" repeats the previous kind's position; positions come out
+ * in their full form). 0, or -1 when the value does not have the v3 shape. */
 int layout_fact_decode(const char *value, struct layout_fact *f);
 
 /* Decodes a location row. 0, or -1 when malformed. */
@@ -50,6 +54,10 @@ int layout_row_decode(const char *value, struct layout_row *r);
 
 /* Decodes a channel value. 0, or -1 when malformed. */
 int layout_channel_decode(const char *value, struct layout_channel *c);
+
+/* Decodes a pickup store's waiting figure ("<channel>@<location>"; sum = available).
+ * 0, or -1 when malformed. */
+int layout_pickup_decode(const char *value, struct layout_channel *c);
 
 /* Splits a field of sm:{sku} at its first '|' into location and source: 1 for a fact
  * field, 0 for a location row field (location only; source ""), -1 when a part does

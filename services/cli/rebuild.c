@@ -14,6 +14,10 @@
 #include <string.h>
 
 #define KEY_MAX 300
+/* The pickup channels' buffers the layer was last rebuilt with (see resend_pickup of
+ * stockmesh_rebuild in appliance/redis/stockmesh.lua). */
+#define PICKUP_BUFFERS_KEY "stockmesh:pickup_buffers"
+#define RESEND_ARG 5 /* argv index of resend_pickup */
 
 struct variant {
     const char **argv;
@@ -28,6 +32,8 @@ struct rebuild_plan {
     char **pool;                /* every string the vectors point to */
     size_t npool, cappool;
     char key_s[KEY_MAX], key_c[KEY_MAX];
+    const char *pickup_buffers; /* "<channel>=<buffer>\n" per pickup channel */
+    int resend;                 /* -1 until rebuild_skus decided it */
 };
 
 static const char *keep(struct rebuild_plan *p, char *s)
@@ -98,10 +104,14 @@ static int build_variant(struct rebuild_plan *p, const struct config_item_class 
     add(&b, "2");
     add(&b, p->key_s);
     add(&b, p->key_c);
+    add(&b, "0"); /* resend_pickup, set by rebuild_skus */
     add(&b, format(p, "%zu", ncutoffs));
     for (size_t i = 0; i < ncutoffs; i++) {
+        char below[EVENT_POSITION_COMPACT_MAX + 1];
+        /* the layer compares compact positions; a malformed one drops nothing */
+        if (event_position_compact(cutoffs[i].below, below) < 0) below[0] = 0;
         add(&b, format(p, "%s", cutoffs[i].source));
-        add(&b, format(p, "%s", cutoffs[i].below));
+        add(&b, format(p, "%s", below));
     }
     add(&b, format(p, "%zu", cfg->nlocations));
     for (size_t i = 0; i < cfg->nlocations; i++) {
@@ -173,6 +183,18 @@ struct rebuild_plan *rebuild_plan_new(const struct config *cfg,
     struct rebuild_plan *p = calloc(1, sizeof *p);
     if (!p) goto oom;
     p->cfg = cfg;
+    p->resend = -1;
+    size_t len = 0;
+    for (size_t j = 0; j < cfg->nchannels; j++)
+        if (cfg->channels[j].fulfilment == CONFIG_PICKUP)
+            len += strlen(cfg->channels[j].name) + 24;
+    char *buffers = calloc(1, len + 1);
+    if (!keep(p, buffers)) goto oom;
+    for (size_t j = 0, at = 0; j < cfg->nchannels; j++)
+        if (cfg->channels[j].fulfilment == CONFIG_PICKUP)
+            at += (size_t)snprintf(buffers + at, len + 1 - at, "%s=%lld\n", cfg->channels[j].name,
+                                   cfg->channels[j].buffer);
+    p->pickup_buffers = buffers;
     p->nvariants = 1 + cfg->nitem_classes;
     p->variants = calloc(p->nvariants, sizeof *p->variants);
     if (!p->variants) goto oom;
@@ -231,9 +253,32 @@ static void count_reply(const char *sku, const redisReply *r, struct rebuild_tot
     if (r->element[0]->integer > 0) t->skus_changed++;
 }
 
+/* Whether the pickup channels' buffers differ from those of the last complete rebuild:
+ * their stores' figures are then sent again. 1, 0, or -1 with err. */
+static int pickup_buffers_changed(redisContext *c, const struct rebuild_plan *p, char *err,
+                                  size_t errlen)
+{
+    redisReply *r = redisCommand(c, "GET " PICKUP_BUFFERS_KEY);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+        snprintf(err, errlen, "Redis: %s", redisconn_error(c, r));
+        freeReplyObject(r);
+        return -1;
+    }
+    int changed = r->type == REDIS_REPLY_NIL || strcmp(r->str, p->pickup_buffers) != 0;
+    freeReplyObject(r);
+    return changed;
+}
+
 int rebuild_skus(redisContext *c, struct rebuild_plan *p, char *const *skus, size_t n,
                  int quiet, struct rebuild_totals *totals, char *err, size_t errlen)
 {
+    if (p->resend < 0) {
+        p->resend = pickup_buffers_changed(c, p, err, errlen);
+        if (p->resend < 0) return -1;
+        for (size_t i = 0; i < p->nvariants; i++)
+            p->variants[i].argv[RESEND_ARG] = p->resend ? "1" : "0";
+    }
+    size_t failed_before = totals->failed;
     struct progress bar;
     progress_init(&bar, "rebuilding", "SKUs", quiet);
     size_t sent = 0, answered = 0;
@@ -267,5 +312,10 @@ int rebuild_skus(redisContext *c, struct rebuild_plan *p, char *const *skus, siz
         progress_update(&bar, (long long)answered, (long long)n, NULL, answered == n);
     }
     progress_done(&bar);
+    if (totals->failed == failed_before) {
+        /* every SKU got today's buffers: the next rebuild need not resend */
+        redisReply *r = redisCommand(c, "SET " PICKUP_BUFFERS_KEY " %s", p->pickup_buffers);
+        freeReplyObject(r);
+    }
     return 0;
 }

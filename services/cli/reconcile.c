@@ -52,6 +52,7 @@ struct source_run {
     uint64_t confirm_at;                         /* the reader must confirm this */
     struct table_count *tables;                  /* one per src->tables[i] */
     long long rows, figures, differences, ambiguous, unreadable;
+    char first_unreadable[320];                  /* "<sku> <field>: \"<value>\"" */
     int missed_delete;
     struct finding found[RECONCILE_KEEP];
     size_t nfound;
@@ -376,7 +377,10 @@ static void compare_sku(struct run *r, const char *sku, const redisReply *h)
         if (s < 0) continue;
         struct layout_fact fact;
         if (layout_fact_decode(h->element[i + 1]->str, &fact) != 0) {
-            r->srcs[s].unreadable++;
+            if (!r->srcs[s].unreadable++)
+                snprintf(r->srcs[s].first_unreadable, sizeof r->srcs[s].first_unreadable,
+                         "%.60s %.100s: \"%.120s\"", sku, h->element[i]->str,
+                         h->element[i + 1]->str);
             continue;
         }
         struct expect *e = NULL;
@@ -608,8 +612,8 @@ static void print_source(const struct source_run *s, size_t show)
         printf("  %lld figure%s given by several rows of the source not compared\n", s->ambiguous,
                s->ambiguous == 1 ? "" : "s");
     if (s->unreadable)
-        printf("  %lld figure%s in Redis not readable (not the v2 layout)\n", s->unreadable,
-               s->unreadable == 1 ? "" : "s");
+        printf("  %lld figure%s in Redis not readable (not the v3 layout), the first: %s\n",
+               s->unreadable, s->unreadable == 1 ? "" : "s", s->first_unreadable);
     if (!s->nfound || !show) return;
     printf("  %-16s %-10s %-11s %-38s %8s %8s  %s\n", "sku", "location", "kind", "problem",
            "source", "redis", "redis position");

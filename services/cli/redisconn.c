@@ -65,13 +65,23 @@ static long long built_version(void)
     return p ? strtoll(p + strlen("LIBRARY_VERSION = "), NULL, 10) : 0;
 }
 
+/* Whether the stock in Redis is in the library's layout: 0, or -1 with the reason. */
+static int check_layout(redisContext *c, char *err, size_t errlen)
+{
+    redisReply *r = redisCommand(c, "FCALL stockmesh_layout 0");
+    int ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (!ok) snprintf(err, errlen, "Redis: %s", redisconn_error(c, r));
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int redisconn_need_library(redisContext *c, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(c, "FCALL stockmesh_version 0");
     if (r && r->type == REDIS_REPLY_INTEGER) {
         long long have = r->integer, want = built_version();
         freeReplyObject(r);
-        if (have == want) return 0;
+        if (have == want) return check_layout(c, err, errlen);
         /* loading ours over a daemon's other version would change its layout under it */
         snprintf(err, errlen, "Redis holds version %lld of the stockmesh function library, this "
                               "stockmesh speaks version %lld: use the stockmesh command of the "
@@ -93,7 +103,7 @@ int redisconn_need_library(redisContext *c, char *err, size_t errlen)
         return -1;
     }
     freeReplyObject(r);
-    return 0;
+    return check_layout(c, err, errlen);
 }
 
 static int compare_strings(const void *a, const void *b)

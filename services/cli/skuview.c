@@ -153,6 +153,40 @@ static long long delivered_of(const redisReply *chans, const char *field)
     return 0;
 }
 
+/* Pickup stores whose figure was delivered have no field of their own: their figure is
+ * the store's available less the channel's buffer. Adds them, version and delivered
+ * null (the store row does not keep which version carried it). */
+static int add_delivered_pickup(const struct config *cfg, json_t *locations, json_t *channels)
+{
+    for (size_t j = 0; j < cfg->nchannels; j++) {
+        const struct config_channel *ch = &cfg->channels[j];
+        if (ch->fulfilment != CONFIG_PICKUP) continue;
+        size_t i;
+        json_t *l;
+        json_array_foreach(locations, i, l) {
+            const char *code = json_string_value(json_object_get(l, "location"));
+            const struct config_location *loc = config_location(cfg, code);
+            const json_t *avail = json_object_get(l, "available");
+            if (!loc || !json_is_integer(avail) || !config_channel_has_location(ch, loc)) continue;
+            char field[2 * NAME_MAX_LEN];
+            snprintf(field, sizeof field, "%s@%s", ch->name, code);
+            size_t k;
+            json_t *have;
+            int found = 0;
+            json_array_foreach(channels, k, have)
+                found |= strcmp(json_string_value(json_object_get(have, "field")), field) == 0;
+            if (found) continue;
+            long long now = json_integer_value(avail) - ch->buffer;
+            json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:b}", "field", field, "channel",
+                                  ch->name, "location", code, "available",
+                                  (json_int_t)(now < 0 ? 0 : now), "version", "delivered",
+                                  "pending", 0);
+            if (!o || json_array_append_new(channels, o) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
 static json_t *gather(const struct config *cfg, const char *sku, const redisReply *facts,
                       const redisReply *chans)
 {
@@ -183,19 +217,24 @@ static json_t *gather(const struct config *cfg, const char *sku, const redisRepl
         char name[NAME_MAX_LEN];
         snprintf(name, sizeof name, "%.*s", at ? (int)(at - field) : (int)strlen(field), field);
         json_t *ch;
-        if (layout_channel_decode(value, &c) != 0) {
+        if ((at ? layout_pickup_decode(value, &c) : layout_channel_decode(value, &c)) != 0) {
             ch = json_pack("{s:s, s:s, s:s?, s:s}", "field", field, "channel", name, "location",
                            at ? at + 1 : NULL, "unreadable", value);
+        } else if (at) {
+            /* a pickup store's figure is kept only until it is delivered */
+            ch = json_pack("{s:s, s:s, s:s, s:I, s:I, s:n, s:b}", "field", field, "channel", name,
+                           "location", at + 1, "available", (json_int_t)c.available, "version",
+                           (json_int_t)c.version, "delivered", "pending", 1);
         } else {
             long long delivered = delivered_of(chans, field);
-            ch = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:I, s:b}", "field", field,
-                           "channel", name, "location", at ? at + 1 : NULL, "sum",
-                           (json_int_t)c.sum, "available", (json_int_t)c.available, "version",
-                           (json_int_t)c.version, "delivered", (json_int_t)delivered, "pending",
-                           c.version > delivered);
+            ch = json_pack("{s:s, s:s, s:n, s:I, s:I, s:I, s:I, s:b}", "field", field,
+                           "channel", name, "location", "sum", (json_int_t)c.sum, "available",
+                           (json_int_t)c.available, "version", (json_int_t)c.version,
+                           "delivered", (json_int_t)delivered, "pending", c.version > delivered);
         }
         if (!ch || json_array_append_new(channels, ch) != 0) goto oom;
     }
+    if (add_delivered_pickup(cfg, locations, channels) != 0) goto oom;
     sort_cfg = cfg;
     sort_array(locations, by_location);
     size_t i;
@@ -289,11 +328,11 @@ static void print_text(const json_t *o)
                    json_string_value(json_object_get(ch, "unreadable")));
             continue;
         }
-        printf("  %-20s %-12s %9" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
-               " %9" JSON_INTEGER_FORMAT "%s\n",
-               name, loc ? loc : "-", json_integer_value(json_object_get(ch, "available")),
-               json_integer_value(json_object_get(ch, "version")),
-               json_integer_value(json_object_get(ch, "delivered")),
+        char version[32], delivered[32];
+        printf("  %-20s %-12s %9" JSON_INTEGER_FORMAT " %8s %9s%s\n", name, loc ? loc : "-",
+               json_integer_value(json_object_get(ch, "available")),
+               figure(ch, "version", version, sizeof version),
+               figure(ch, "delivered", delivered, sizeof delivered),
                json_is_true(json_object_get(ch, "pending")) ? "  pending" : "");
     }
     if (json_array_size(channels) == 0) printf("  (none)\n");

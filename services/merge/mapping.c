@@ -329,8 +329,9 @@ int mapping_fact_decode(const struct mapping *m, const char *text, size_t len,
     f->source = config_source(m->cfg, source);
     const struct config_source *xs = NULL;
     const struct config_table *xt = config_crosswalk(m->cfg, crosswalk, &xs);
+    char compact[EVENT_POSITION_COMPACT_MAX + 1];
     if (!f->location || !f->source || !xt || strlen(item) >= sizeof f->item ||
-        strlen(position) != EVENT_POSITION_LEN || json_array_size(q) != CONFIG_QUANTITY_KINDS)
+        event_position_compact(position, compact) < 0 || json_array_size(q) != CONFIG_QUANTITY_KINDS)
         goto out;
     f->crosswalk = xt->defines_crosswalk;
     memcpy(f->item, item, strlen(item) + 1);

@@ -410,6 +410,9 @@ static void send_apply(struct merge *m, const struct stock_fact *f, redis_reply_
     snprintf(tol, sizeof tol, "%lld", tolerance);
     snprintf(pct, sizeof pct, "%d", percent);
     snprintf(nsrc, sizeof nsrc, "%zu", m->cfg->nsources);
+    char position[EVENT_POSITION_COMPACT_MAX + 1];
+    /* the event decoder accepted only well-formed positions */
+    event_position_compact(f->position, position);
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) {
         if (f->present & (1u << k)) snprintf(qty[k], sizeof qty[k], "%lld", f->quantity[k]);
         else qty[k][0] = 0;
@@ -426,7 +429,7 @@ static void send_apply(struct merge *m, const struct stock_fact *f, redis_reply_
     argv[argc++] = key_c;
     argv[argc++] = f->location->code;
     argv[argc++] = f->source->name;
-    argv[argc++] = f->position;
+    argv[argc++] = position;
     argv[argc++] = ts;
     argv[argc++] = safety_text;
     for (int k = 0; k < CONFIG_QUANTITY_KINDS; k++) argv[argc++] = qty[k];

@@ -1699,14 +1699,15 @@ static void baseline_redis(void)
         return;
     }
     /* New SKUs (random over 10^8, so every call takes the full path: fact, location row,
-       channel sum, version), a fresh 24-hex-digit position, an on_hand that changes
+       channel sum, version), a fresh position in the compact form merge sends (event.h:
+       "B" then 12 digits, then "00"), an on_hand that changes
        availability, the table's committed and unavailable as the estate has them (0).
        redis-benchmark draws each __rand_int__ on its own: the two keys name different
        SKUs, both new, which costs Redis what one new SKU costs. */
     const char *qty[CONFIG_QUANTITY_KINDS] = {"__rand_int__", "0", "0"};
     struct apply_call call;
     apply_call_fill(&call, cfg, ac, loc, cfg->sources[src].name, "bench-__rand_int__",
-                    "000000000000__rand_int__", "1700000000000", qty);
+                    "B__rand_int__00", "1700000000000", qty);
     char port[16], n[24], pipeline[16];
     snprintf(port, sizeof port, "%d", W.redis.port);
     snprintf(n, sizeof n, "%ld", W.o.redis_requests);

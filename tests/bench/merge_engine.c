@@ -13,7 +13,10 @@
  * 2. Memory: used_memory before and after filling skus × locations through the
  *    function, on an emptied Redis, for a typical SKU size (20 locations: the hashes
  *    stay listpacks) and for large_locations (hashtables), with MEMORY USAGE of both
- *    keys of sampled SKUs as a cross-check, and what a location's share consists of. */
+ *    keys of sampled SKUs as a cross-check, and what a location's share consists of.
+ *    Measured twice: right after the fill, when every channel figure still waits for
+ *    delivery, and after everything pending was recorded as delivered the way push
+ *    records it (stockmesh_pending, stockmesh_delivered): the steady state. */
 #include "merge_engine.h"
 
 #include "procstat.h"
@@ -162,7 +165,9 @@ int apply_call_fill(struct apply_call *call, const struct config *cfg,
     config_tolerance(cfg, cls, &tolerance, &percent);
     snprintf(call->key_s, sizeof call->key_s, "sm:{%s}", sku);
     snprintf(call->key_c, sizeof call->key_c, "sm:{%s}:c", sku);
-    snprintf(call->position, sizeof call->position, "%s", position);
+    /* merge sends positions in the layer's compact form */
+    if (event_position_compact(position, call->position) < 0)
+        snprintf(call->position, sizeof call->position, "%s", position);
     snprintf(call->ms, sizeof call->ms, "%s", commit_ms);
     snprintf(call->safety, sizeof call->safety, "%lld", safety);
     snprintf(call->tol, sizeof call->tol, "%lld", tolerance);
@@ -537,13 +542,17 @@ static void payload(struct run *r, const char *sku, int nlocations, struct merge
             }
             m->fact_field += (double)f->len / n;
             m->fact_value += (double)v->len / n;
-            /* "<ms>|<pos o>|<on_hand>|<pos c>|<committed>|<pos u>|<unavailable>" */
+            /* "<ms>|<pos>|<on_hand>|<committed>|<unavailable>" when one position holds
+               for all, else "<ms>|<pos o>|<on_hand>|<pos c>|<committed>|<pos u>|
+               <unavailable>" */
             const char *p = v->str, *end = v->str + v->len;
+            int parts = 1;
+            for (const char *q = p; q < end; q++) parts += *q == '|';
             for (int part = 0; p <= end; part++) {
                 const char *bar = memchr(p, '|', (size_t)(end - p));
                 size_t len = (size_t)((bar ? bar : end) - p);
                 if (part == 0) m->commit_ms += (double)len / n;
-                else if (part % 2 == 1) m->positions += (double)len / n;
+                else if (parts == 5 ? part == 1 : part % 2 == 1) m->positions += (double)len / n;
                 if (!bar) break;
                 p = bar + 1;
             }
@@ -558,6 +567,46 @@ static void payload(struct run *r, const char *sku, int nlocations, struct merge
             m->channel_values += (double)rep->element[i + 1]->len / n;
         }
     if (rep) freeReplyObject(rep);
+}
+
+/* Records every pending channel figure of SKU-000000 … as delivered, as push does once
+ * a channel accepted it. */
+static int deliver_everything(struct run *r, int skus)
+{
+    enum { BATCH = 500 };
+    for (int first = 0; first < skus; first += BATCH) {
+        int n = skus - first < BATCH ? skus - first : BATCH;
+        for (int i = 0; i < n; i++)
+            redisAppendCommand(r->c, "FCALL stockmesh_pending 1 sm:{SKU-%06d}:c", first + i);
+        long deliveries = 0;
+        for (int i = 0; i < n; i++) {
+            redisReply *rep = NULL;
+            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep ||
+                rep->type != REDIS_REPLY_ARRAY) {
+                snprintf(r->err, sizeof r->err, "stockmesh_pending: %s",
+                         rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->c->errstr);
+                if (rep) freeReplyObject(rep);
+                return -1;
+            }
+            for (size_t j = 0; j + 2 < rep->elements; j += 3, deliveries++)
+                redisAppendCommand(r->c, "FCALL stockmesh_delivered 1 sm:{SKU-%06d}:c %s %lld",
+                                   first + i, rep->element[j]->str,
+                                   rep->element[j + 2]->integer);
+            freeReplyObject(rep);
+        }
+        for (long d = 0; d < deliveries; d++) {
+            redisReply *rep = NULL;
+            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep ||
+                rep->type != REDIS_REPLY_INTEGER) {
+                snprintf(r->err, sizeof r->err, "stockmesh_delivered: %s",
+                         rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->c->errstr);
+                if (rep) freeReplyObject(rep);
+                return -1;
+            }
+            freeReplyObject(rep);
+        }
+    }
+    return 0;
 }
 
 static int run_memory(struct run *r, int skus, int nlocations, struct merge_engine_memory *m)
@@ -586,6 +635,9 @@ static int run_memory(struct run *r, int skus, int nlocations, struct merge_engi
     if (pipelined(r, (long)skus * nlocations, fill_call, &a, NULL) != 0) goto out;
     sample_now(r, &s1);
     m->other_pct = other_pct(&s0, &s1);
+    double filled = info_number(r, "memory", "used_memory");
+    m->undelivered_bytes = (filled - before) / ((double)skus * nlocations);
+    if (deliver_everything(r, skus) != 0) goto out;
     double after = info_number(r, "memory", "used_memory");
     m->used_memory_bytes = (after - before) / ((double)skus * nlocations);
     double total = 0;
@@ -646,7 +698,9 @@ void merge_engine_run(struct merge_engine *e, const struct merge_engine_options 
     e->pipeline = o->pipeline;
     e->ratio_server = e->ratio_wall = e->ratio_cpu = NAN;
     e->loadavg1 = procstat_loadavg1();
-    struct run r = {.o = o, .e = e, .lsn = 0x16B3740, .ms = 1700000000000LL,
+    /* LSN of a database that has written some 360 GB of WAL: positions as long as in
+       production */
+    struct run r = {.o = o, .e = e, .lsn = 0x5A3B2C1D00, .ms = 1700000000000LL,
                     .rng = 0x9E3779B97F4A7C15ULL};
     double t0 = mono_s();
     if (servers_start(&r.redis, SERVERS_REDIS, NULL, 0, r.err, sizeof r.err) != 0) {
@@ -700,11 +754,12 @@ json_t *merge_engine_json(const struct merge_engine *e)
                         m->channel_fields + m->channel_values;
         json_array_append_new(
             memory,
-            json_pack("{s:i, s:i, s:o, s:o, s:o, s:o, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o, s:o, "
+            json_pack("{s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:s}, s:{s:o, s:o, s:o, s:o, s:o, "
                       "s:o, s:o, s:o, s:o}, s:o, s:o}",
                       "skus", m->skus, "locations", m->locations, "channel_fields_per_location",
                       num((double)m->channels / m->locations), "bytes_per_sku_location_used_memory",
-                      num(m->used_memory_bytes), "bytes_per_sku_location_memory_usage",
+                      num(m->used_memory_bytes), "bytes_per_sku_location_before_delivery",
+                      num(m->undelivered_bytes), "bytes_per_sku_location_memory_usage",
                       num(m->memory_usage_bytes), "target_max_bytes", num(100), "encoding",
                       "sm:{sku}", m->encoding_s, "sm:{sku}:c", m->encoding_c,
                       "payload_bytes_per_location", "fact_field", num(m->fact_field),
@@ -756,12 +811,13 @@ void merge_engine_print(const struct merge_engine *e, FILE *out)
     for (int i = 0; i < e->nmemory; i++) {
         const struct merge_engine_memory *m = &e->memory[i];
         fprintf(out,
-                "           Redis per (sku, location), %d SKUs x %d locations (%s/%s): %.0f B "
-                "used_memory, %.0f B MEMORY USAGE (target <= 100 B)\n"
+                "           Redis per (sku, location), %d SKUs x %d locations (%s/%s), everything "
+                "delivered: %.0f B used_memory, %.0f B MEMORY USAGE (target <= 100 B); before "
+                "delivery %.0f B\n"
                 "             payload per location: fact %.0f+%.0f B (positions %.0f, commit ms "
                 "%.0f), row %.0f+%.0f B, channels %.0f+%.0f B; the rest is encoding\n",
                 m->skus, m->locations, m->encoding_s, m->encoding_c, m->used_memory_bytes,
-                m->memory_usage_bytes, m->fact_field, m->fact_value, m->positions, m->commit_ms,
+                m->memory_usage_bytes, m->undelivered_bytes, m->fact_field, m->fact_value, m->positions, m->commit_ms,
                 m->row_field, m->row_value, m->channel_fields, m->channel_values);
     }
     if (e->note[0]) fprintf(out, "           note: %s\n", e->note);

@@ -12,6 +12,7 @@
 #define STOCKMESH_BENCH_MERGE_ENGINE_H
 
 #include "stockmesh/config.h"
+#include "stockmesh/event.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -27,7 +28,7 @@ struct apply_call {
     int argc;
     const char *argv[APPLY_MAX_ARGS];
     size_t len[APPLY_MAX_ARGS];
-    char key_s[192], key_c[200], position[40], ms[24], safety[24], qty[CONFIG_QUANTITY_KINDS][24];
+    char key_s[192], key_c[200], position[EVENT_POSITION_COMPACT_MAX + 1], ms[24], safety[24], qty[CONFIG_QUANTITY_KINDS][24];
     char tol[24], pct[16], nsrc[16];
 };
 
@@ -77,7 +78,8 @@ struct merge_engine_cost {
  * quantities. */
 struct merge_engine_memory {
     int skus, locations, channels;      /* channels: fields per location in sm:{sku}:c */
-    double used_memory_bytes;           /* used_memory delta / (skus × locations) */
+    double used_memory_bytes;           /* used_memory delta / (skus × locations), delivered */
+    double undelivered_bytes;           /* the same before anything was delivered */
     double memory_usage_bytes;          /* MEMORY USAGE of both keys / locations (sampled) */
     char encoding_s[16], encoding_c[16];
     /* payload bytes per location (strings as stored, no encoding overhead) */

@@ -906,7 +906,8 @@ static int source_index(const char *name)
 }
 
 /* A source's stored figures against the cells: "<ms>|<pos>|<qty>|…", "=" repeating the
-   previous given position. */
+   previous given position, or "<ms>|<pos>|<qty>|<qty>|<qty>" for one position for all;
+   positions stored compact (event.h), compared in full. */
 static void compare_fact(struct world *w, struct report *rep, const char *sku_text, int sku,
                          int loc, int src, const char *stored)
 {
@@ -916,16 +917,20 @@ static void compare_fact(struct world *w, struct report *rep, const char *sku_te
     char *p = copy;
     field[n++] = p;
     while ((p = strchr(p, '|')) && n < 8) *p++ = 0, field[n++] = p;
-    if (n != 7) {
-        differ(rep, "%s %s|%s: stored \"%s\" is not 7 fields", sku_text, LOC[loc].code,
+    if (n != 7 && n != 5) {
+        differ(rep, "%s %s|%s: stored \"%s\" is not 5 or 7 fields", sku_text, LOC[loc].code,
                SOURCE[src], stored);
         return;
     }
     const char *last = "";
     for (int k = 0; k < NKINDS; k++) {
-        const char *pos = field[1 + 2 * k], *qty = field[2 + 2 * k];
-        if (!strcmp(pos, "=")) pos = last;
-        else if (pos[0]) last = pos;
+        const char *compact = n == 5 ? field[1] : field[1 + 2 * k];
+        const char *qty = n == 5 ? field[2 + k] : field[2 + 2 * k];
+        if (!strcmp(compact, "=")) compact = last;
+        else if (compact[0]) last = compact;
+        char pos[EVENT_POSITION_LEN + 1] = "";
+        if (compact[0] && event_position_expand(compact, strlen(compact), pos) != 0)
+            snprintf(pos, sizeof pos, "?%.20s", compact);
         const struct cell *c = cell_at(w, sku, loc, src, k);
         char want[24] = "";
         if (c->set) snprintf(want, sizeof want, "%lld", c->q);
@@ -934,6 +939,25 @@ static void compare_fact(struct world *w, struct report *rep, const char *sku_te
                    sku_text, LOC[loc].code, SOURCE[src], k, pos[0] ? pos : "-", qty,
                    c->set ? c->pos : "-", want);
     }
+}
+
+/* A pickup store's waiting figure "<available>|<version>" (nothing is delivered here):
+   absent only while the store's figure never left 0. */
+static void compare_pickup(struct report *rep, const char *sku_text, const char *name,
+                           const char *stored, long long available, long long buffer,
+                           long long sku_version)
+{
+    long long want = available - buffer > 0 ? available - buffer : 0;
+    long long a = 0, v = 0;
+    if (stored && sscanf(stored, "%lld|%lld", &a, &v) != 2) {
+        differ(rep, "%s channel %s: unreadable \"%s\"", sku_text, name, stored);
+        return;
+    }
+    if (a != want)
+        differ(rep, "%s channel %s: Redis available %lld, truth %lld", sku_text, name, a, want);
+    if (stored && (v <= 0 || v > sku_version))
+        differ(rep, "%s channel %s: version %lld, the SKU's is %lld", sku_text, name, v,
+               sku_version);
 }
 
 /* Channel "<sum>|<available>|<version>" against the truth; absent reads as nothing ever
@@ -1016,12 +1040,13 @@ static long long compare_all(struct world *w, struct report *rep)
             }
             rows++;
             char want[128];
-            snprintf(want, sizeof want, "%lld|%lld|%lld|%lld|%lld", t.q[0], t.q[1], t.q[2],
-                     t.available, t.flags);
+            int len = snprintf(want, sizeof want, "%lld|%lld|%lld|%lld", t.q[0], t.q[1], t.q[2],
+                               t.available);
+            if (t.flags) snprintf(want + len, sizeof want - (size_t)len, "|%lld", t.flags);
             if (!stored || strcmp(stored, want))
                 differ(rep,
                        "%s %s: Redis row \"%s\", truth \"%s\" "
-                       "(on_hand|committed|unavailable|available|flags)",
+                       "(on_hand|committed|unavailable|available[|flags])",
                        s, LOC[loc].code, stored ? stored : "(none)", want);
             for (int src = 0; src < NSRC; src++) {
                 char field[32];
@@ -1048,8 +1073,8 @@ static long long compare_all(struct world *w, struct report *rep)
             if (!LOC[loc].pickup) continue;
             char name[32];
             snprintf(name, sizeof name, "pickup@%s", LOC[loc].code);
-            compare_channel(rep, s, name, hash_get(chan, name), available[loc], PICKUP_BUFFER,
-                            version);
+            compare_pickup(rep, s, name, hash_get(chan, name), available[loc], PICKUP_BUFFER,
+                           version);
         }
         /* no other channel: nothing summed across pickup stores, nothing delivered */
         for (size_t i = 0; i + 1 < chan->elements; i += 2) {

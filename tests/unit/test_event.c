@@ -376,7 +376,8 @@ static void test_refuses_missing_source(void **state)
 static void test_refuses_missing_or_short_position(void **state)
 {
     (void)state;
-    const char *want = "field \"source.position\" missing or not 24 characters";
+    const char *want =
+        "field \"source.position\" missing or not 24 upper-case hexadecimal digits";
     assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
                          "\"ts_ms\":1}",
                          want);
@@ -391,6 +392,9 @@ static void test_refuses_missing_or_short_position(void **state)
                          want);
     assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
                          "\"ts_ms\":1,\"position\":1}",
+                         want);
+    assert_refused_parts("\"op\":\"c\",\"after\":{},\"source\":{\"name\":\"erp\",\"table\":\"t\","
+                         "\"ts_ms\":1,\"position\":\"00000000000000010000000g\"}",
                          want);
 }
 
@@ -497,6 +501,63 @@ static void test_position_random_pairs_sort_like_numbers(void **state)
     }
 }
 
+static void test_compact_position_is_short_and_expands_back(void **state)
+{
+    (void)state;
+    char full[EVENT_POSITION_LEN + 1], compact[EVENT_POSITION_COMPACT_MAX + 1];
+    event_position_pg(full, 0x1A2B3C4, 0);
+    assert_int_equal(event_position_compact(full, compact), 10);
+    assert_string_equal(compact, "61A2B3C400");
+    event_position_pg(full, 0, 0);
+    assert_int_equal(event_position_compact(full, compact), 4);
+    assert_string_equal(compact, "0000");
+    event_position_pg(full, UINT64_MAX, UINT32_MAX);
+    assert_int_equal(event_position_compact(full, compact), EVENT_POSITION_COMPACT_MAX);
+    char back[EVENT_POSITION_LEN + 1];
+    assert_int_equal(event_position_expand(compact, strlen(compact), back), 0);
+    assert_string_equal(back, full);
+}
+
+static void test_compact_position_refuses_what_is_not_one(void **state)
+{
+    (void)state;
+    char compact[EVENT_POSITION_COMPACT_MAX + 1], back[EVENT_POSITION_LEN + 1];
+    assert_int_equal(event_position_compact("0000000001a2b3c400000000", compact), -1);
+    assert_string_equal(compact, "");
+    assert_int_equal(event_position_compact("0000000001A2B3C4", compact), -1);
+    const char *bad[] = {"", "6", "61A2B3C4", "61A2B3C4001", "601A2B3C00", "G0", "00=",
+                         "0000000001A2B3C400000000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (event_position_expand(bad[i], strlen(bad[i]), back) != -1 || back[0])
+            fail_msg("\"%s\" was taken for a compact position", bad[i]);
+}
+
+/* The merge function compares compact positions as strings: they must order exactly
+ * like the full ones. */
+static void test_compact_positions_sort_like_full_ones(void **state)
+{
+    (void)state;
+    srand(20261125);
+    for (int i = 0; i < 50000; i++) {
+        int shift_a = rand() % 64, shift_b = rand() % 64;
+        uint64_t la = ((uint64_t)rand() << 31 ^ (uint64_t)rand()) >> (63 - shift_a % 63);
+        uint64_t lb = (i & 1) ? la + (uint64_t)(rand() % 3) - 1
+                              : ((uint64_t)rand() << 31 ^ (uint64_t)rand()) >> (63 - shift_b % 63);
+        uint32_t ia = (uint32_t)rand() >> (rand() % 31), ib = (i & 2) ? ia : (uint32_t)rand() % 300;
+        char a[EVENT_POSITION_LEN + 1], b[EVENT_POSITION_LEN + 1];
+        char ca[EVENT_POSITION_COMPACT_MAX + 1], cb[EVENT_POSITION_COMPACT_MAX + 1];
+        event_position_pg(a, la, ia);
+        event_position_pg(b, lb, ib);
+        assert_true(event_position_compact(a, ca) > 0);
+        assert_true(event_position_compact(b, cb) > 0);
+        if (sign(strcmp(ca, cb)) != sign(strcmp(a, b)))
+            fail_msg("%s vs %s sorts unlike %s vs %s", ca, cb, a, b);
+        char back[EVENT_POSITION_LEN + 1];
+        assert_int_equal(event_position_expand(ca, strlen(ca), back), 0);
+        assert_string_equal(back, a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +579,9 @@ int main(void)
         cmocka_unit_test(test_position_is_fixed_width_hex),
         cmocka_unit_test(test_position_sorts_in_lsn_then_index_order),
         cmocka_unit_test(test_position_random_pairs_sort_like_numbers),
+        cmocka_unit_test(test_compact_position_is_short_and_expands_back),
+        cmocka_unit_test(test_compact_position_refuses_what_is_not_one),
+        cmocka_unit_test(test_compact_positions_sort_like_full_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ static void test_arguments_per_item_class(void **state)
     joined(p, "SKU-1", line, sizeof line);
     assert_string_equal(line,
                         "FCALL stockmesh_rebuild 2 sm:{SKU-1} sm:{SKU-1}:c "
-                        "1 erp 000000000192000000000000 "
+                        "0 1 erp 6192000000 " /* resend_pickup, the cutoff compact */
                         "3 WH1 0 erp erp erp 1 web "
                         "S12 2 erp pos erp 2 web pickup@S12 "
                         "S14 1 erp pos erp 1 pickup@S14 "
@@ -84,7 +84,7 @@ static void test_arguments_per_item_class(void **state)
     joined(p, "BULK-7", line, sizeof line);
     assert_string_equal(line,
                         "FCALL stockmesh_rebuild 2 sm:{BULK-7} sm:{BULK-7}:c "
-                        "1 erp 000000000192000000000000 "
+                        "0 1 erp 6192000000 "
                         "3 WH1 0 erp erp erp 1 web "
                         "S12 0 erp pos erp 2 web pickup@S12 "
                         "S14 0 erp pos erp 1 pickup@S14 "
@@ -95,7 +95,7 @@ static void test_arguments_per_item_class(void **state)
     p = rebuild_plan_new(cfg, NULL, 0, err, sizeof err);
     assert_non_null(p);
     joined(p, "SKU-1", line, sizeof line);
-    assert_non_null(strstr(line, "sm:{SKU-1}:c 0 3 WH1 "));
+    assert_non_null(strstr(line, "sm:{SKU-1}:c 0 0 3 WH1 "));
     rebuild_plan_free(p);
     config_free(cfg);
 }

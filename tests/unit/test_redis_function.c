@@ -1,4 +1,4 @@
-/* test_redis_function.c — the Redis function library v2 (appliance/redis/stockmesh.lua)
+/* test_redis_function.c — the Redis function library v3 (appliance/redis/stockmesh.lua)
  * against a real Redis: replays and reordering are harmless, availability follows the
  * quantity model of DESIGN §3 (clamp per location, safety stock, channel buffer), each
  * kind comes from the source authoritative for it, the rules flag what an operator must
@@ -30,6 +30,9 @@ enum { FLAG_MISMATCH = 1, FLAG_NEGATIVE = 2, FLAG_OVERCOMMITTED = 4 };
 
 static struct servers_server server;
 static redisContext *redis;
+/* resend_pickup of the next rebuilds: what the caller passes when a pickup channel's
+ * buffer changed since the last complete rebuild. */
+static int resend_pickup;
 
 /* ------------------------------------------------------------------ server */
 
@@ -88,6 +91,7 @@ static int group_teardown(void **state)
 static int flush(void **state)
 {
     (void)state;
+    resend_pickup = 0;
     redisReply *r = redisCommand(redis, "FLUSHALL");
     int ok = r && r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
@@ -246,13 +250,15 @@ static struct judged judge(const char *sku, const char *location, const struct r
     return j;
 }
 
-/* A position that sorts by n; the LSNs straddle the 32-bit boundary around n = 256. */
+/* A position that sorts by n, in the compact form merge sends; the LSNs straddle the
+ * 32-bit boundary around n = 256. */
 static const char *P(unsigned n)
 {
-    static char ring[32][EVENT_POSITION_LEN + 1];
+    static char ring[32][EVENT_POSITION_COMPACT_MAX + 1];
     static unsigned next;
-    char *p = ring[next++ % 32];
-    event_position_pg(p, 0xFFFFFF00ULL + n, n % 3);
+    char *p = ring[next++ % 32], full[EVENT_POSITION_LEN + 1];
+    event_position_pg(full, 0xFFFFFF00ULL + n, n % 3);
+    event_position_compact(full, p);
     return p;
 }
 
@@ -297,7 +303,10 @@ static const char *fact_text(const char *p1, const char *q1, const char *p2, con
     static char out[4][256];
     static int next;
     char *o = out[next++ % 4];
-    snprintf(o, 256, TS "|%s|%s|%s|%s|%s|%s", p1, q1, p2, q2, p3, q3);
+    if (strcmp(p2, "=") == 0 && strcmp(p3, "=") == 0 && *q1 && *q2 && *q3)
+        snprintf(o, 256, TS "|%s|%s|%s|%s", p1, q1, q2, q3); /* one position for all */
+    else
+        snprintf(o, 256, TS "|%s|%s|%s|%s|%s|%s", p1, q1, p2, q2, p3, q3);
     return o;
 }
 
@@ -309,13 +318,19 @@ static long long sku_version(const char *sku)
     return n;
 }
 
-/* Channel's available value (the middle of "<sum>|<available>|<version>"), 0 if absent. */
+/* Channel's available value (the middle of "<sum>|<available>|<version>"; a pickup
+ * store's "<available>|<version>", kept until delivered), 0 if absent. */
 static long long channel_available(const char *sku, const char *channel, long long *sum,
                                    long long *version)
 {
     char *v = hget(sku, 'c', channel);
     long long s = 0, a = 0, ver = 0;
-    if (v) assert_int_equal(sscanf(v, "%lld|%lld|%lld", &s, &a, &ver), 3);
+    if (v && strchr(channel, '@')) {
+        assert_int_equal(sscanf(v, "%lld|%lld", &a, &ver), 2);
+        s = a;
+    } else if (v) {
+        assert_int_equal(sscanf(v, "%lld|%lld|%lld", &s, &a, &ver), 3);
+    }
     free(v);
     if (sum) *sum = s;
     if (version) *version = ver;
@@ -466,6 +481,7 @@ static struct rebuilt rebuild(const char *sku, const char *stale, const struct r
     argv[argc++] = "2";
     argv[argc++] = ks;
     argv[argc++] = kc;
+    argv[argc++] = resend_pickup ? "1" : "0";
     snprintf(list, sizeof list, "%s", stale);
     int nstale_at = argc++, nstale = 0;
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -537,7 +553,7 @@ static void test_first_fact_sets_availability(void **state)
     assert_string_equal(a.detail, "");
     assert_int_equal(a.n, 1);
     assert_int_equal(reported(&a, "web"), 7);
-    assert_field("A", 's', "WH1", "10|2|1|7|0");
+    assert_field("A", 's', "WH1", "10|2|1|7");
     assert_field("A", 'c', "web", "7|7|1");
     assert_int_equal(sku_version("A"), 1);
     /* one table gave all three kinds: the position is written once */
@@ -593,7 +609,7 @@ static void test_newer_position_wins_in_any_arrival_order(void **state)
             /* 254, 258, 262: on both sides of the 32-bit boundary */
             fact(sku, "WH1", P((unsigned)(250 + n * 4)), 0, on_hand[n], "0", "0", "web:0");
         }
-        assert_field(sku, 's', "WH1", "5|0|0|5|0");
+        assert_field(sku, 's', "WH1", "5|0|0|5");
         assert_int_equal(channel_available(sku, "web", NULL, NULL), 5);
     }
 }
@@ -623,7 +639,7 @@ static void test_locations_are_clamped_before_summing(void **state)
     assert_int_equal(a.n, 0);
     a = fact("B", "WH2", P(4), 0, "1", "0", "9", "web:0");
     assert_int_equal(a.n, 0);
-    assert_field("B", 's', "WH2", "1|0|9|0|0");
+    assert_field("B", 's', "WH2", "1|0|9|0");
     assert_int_equal(channel_available("B", "web", NULL, NULL), 4);
     long long sum;
     channel_available("B", "web", &sum, NULL);
@@ -638,10 +654,10 @@ static void test_safety_stock_is_held_back(void **state)
     (void)state;
     struct applied a = fact("A", "S12", P(1), 2, "5", "0", "0", "web:0");
     assert_int_equal(reported(&a, "web"), 3);
-    assert_field("A", 's', "S12", "5|0|0|3|0");
+    assert_field("A", 's', "S12", "5|0|0|3");
     a = fact("A", "S12", P(2), 2, "6", "1", "1", "web:0");
     assert_int_equal(reported(&a, "web"), 2); /* 6 - 1 - 1 - 2 */
-    assert_field("A", 's', "S12", "6|1|1|2|0");
+    assert_field("A", 's', "S12", "6|1|1|2");
     /* a location without safety stock adds its whole figure */
     a = fact("A", "WH1", P(3), 0, "10", "0", "0", "web:0");
     assert_int_equal(reported(&a, "web"), 12);
@@ -654,7 +670,7 @@ static void test_safety_stock_never_goes_negative(void **state)
     struct applied a = fact("A", "S12", P(2), 2, "1", "0", "0", "web:0");
     assert_int_equal(a.applied, 1);
     assert_int_equal(a.n, 0); /* 1 - 2 clamps to 0: web stays 10, not 9 */
-    assert_field("A", 's', "S12", "1|0|0|0|0");
+    assert_field("A", 's', "S12", "1|0|0|0");
     assert_int_equal(channel_available("A", "web", NULL, NULL), 10);
     a = fact("A", "S12", P(3), 2, "5", "0", "0", "web:0");
     assert_int_equal(reported(&a, "web"), 13);
@@ -760,14 +776,14 @@ static void test_authority_is_per_kind(void **state)
     /* the till is the authority for a store's on hand */
     struct applied a = apply_fact("A", "S12", "pos", P(1), 0, "10", "", "", &STORE, ch);
     assert_int_equal(reported(&a, "web"), 10);
-    assert_field("A", 's', "S12", "10|0|0|10|0");
+    assert_field("A", 's', "S12", "10|0|0|10");
     assert_field("A", 's', "S12|pos", fact_text(P(1), "10", "", "", "", ""));
 
     /* the ERP's committed and unavailable count; its on hand is only kept */
     a = apply_fact("A", "S12", "erp", P(1), 0, "10", "2", "1", &STORE, ch);
     assert_int_equal(a.applied, 1);
     assert_int_equal(reported(&a, "web"), 7);
-    assert_field("A", 's', "S12", "10|2|1|7|0");
+    assert_field("A", 's', "S12", "10|2|1|7");
     a = apply_fact("A", "S12", "erp", P(2), 0, "11", "2", "1", &STORE, ch);
     assert_int_equal(a.applied, 1); /* a figure that does not count moves nothing */
     assert_int_equal(a.version, 0);
@@ -802,7 +818,7 @@ static void test_authority_is_per_kind(void **state)
     a = apply_fact("A", "WH1", "erp", P(4), 0, "50", "0", "0", &WAREHOUSE, "web:0");
     assert_int_equal(a.applied, 1);
     assert_int_equal(a.n, 0);
-    assert_field("A", 's', "WH1", "0|0|0|0|0");
+    assert_field("A", 's', "WH1", "0|0|0|0");
     a = apply_fact("A", "WH1", "wms", P(1), 0, "50", "5", "0", &WAREHOUSE, "web:0");
     assert_int_equal(reported(&a, "web"), 46);
     assert_field("A", 's', "WH1", "50|5|0|45|1"); /* erp's committed 0 is not wms's 5 */
@@ -824,8 +840,9 @@ static struct applied apply_judged(const char *sku, const char *location, const 
     assert_string_equal(j.detail, a.detail);
     char *row = hget(sku, 's', location);
     assert_non_null(row);
-    long long oh, cm, un, av, fl;
-    assert_int_equal(sscanf(row, "%lld|%lld|%lld|%lld|%lld", &oh, &cm, &un, &av, &fl), 5);
+    long long oh, cm, un, av, fl = 0;
+    /* the flags are written only when a rule is broken */
+    assert_true(sscanf(row, "%lld|%lld|%lld|%lld|%lld", &oh, &cm, &un, &av, &fl) >= 4);
     free(row);
     assert_int_equal(j.on_hand, oh);
     assert_int_equal(j.committed, cm);
@@ -957,8 +974,9 @@ static void test_pickup_is_per_location(void **state)
     a = fact("A", "S14", P(2), 1, "3", "0", "0", "pickup@S14:1");
     assert_int_equal(a.n, 1); /* S14 ships nothing: web is not touched */
     assert_int_equal(reported(&a, "pickup@S14"), 1);
-    assert_field("A", 'c', "pickup@S12", "5|4|1");
-    assert_field("A", 'c', "pickup@S14", "2|1|2");
+    /* "<available>|<version>", kept until delivered */
+    assert_field("A", 'c', "pickup@S12", "4|1");
+    assert_field("A", 'c', "pickup@S14", "1|2");
     assert_field("A", 'c', "pickup", NULL); /* never summed across stores */
     assert_field("A", 'c', "web", "5|5|1");
 
@@ -971,6 +989,9 @@ static void test_pickup_is_per_location(void **state)
     struct pending p = pending("A");
     assert_int_equal(p.n, 3);
     assert_int_equal(delivered("A", "pickup@S14", 2), 1);
+    /* delivered, the store's figure is its row: nothing is kept per store */
+    assert_field("A", 'c', "pickup@S14", NULL);
+    assert_field("A", 'c', "pickup@S14#d", NULL);
     p = pending("A");
     assert_int_equal(p.n, 2);
     assert_int_equal(pending_index(&p, "pickup@S14"), -1);
@@ -978,6 +999,10 @@ static void test_pickup_is_per_location(void **state)
     assert_true(i >= 0);
     assert_int_equal(p.available[i], 0);
     assert_int_equal(p.version[i], 3);
+    /* a delivered store's next change is measured from its row */
+    a = fact("A", "S14", P(4), 1, "7", "0", "0", "pickup@S14:1");
+    assert_int_equal(reported(&a, "pickup@S14"), 5);
+    assert_field("A", 'c', "pickup@S14", "5|4");
 }
 
 static void test_positions_per_kind_round_trip(void **state)
@@ -997,12 +1022,12 @@ static void test_positions_per_kind_round_trip(void **state)
     a = fact("A", "WH1", P(5), 0, "12", "", "0", "web:0");
     assert_int_equal(a.applied, 1);
     assert_field("A", 's', "WH1|erp", fact_text(P(5), "12", P(7), "3", P(5), "0"));
-    assert_field("A", 's', "WH1", "12|3|0|9|0");
+    assert_field("A", 's', "WH1", "12|3|0|9");
     /* a fact with all three at P(6): committed is stale, the others are not */
     a = fact("A", "WH1", P(6), 0, "20", "0", "2", "web:0");
     assert_int_equal(a.applied, 1);
     assert_int_equal(reported(&a, "web"), 15);
-    assert_field("A", 's', "WH1", "20|3|2|15|0");
+    assert_field("A", 's', "WH1", "20|3|2|15");
     assert_field("A", 's', "WH1|erp", fact_text(P(6), "20", P(7), "3", P(6), "2"));
     /* and one newer than all: back to one position */
     fact("A", "WH1", P(8), 0, "20", "3", "2", "web:0");
@@ -1016,13 +1041,13 @@ static void test_positions_per_kind_round_trip(void **state)
     a = fact("B", "WH1", P(2), 0, "10", "", "", "web:0");
     assert_int_equal(a.applied, 1); /* on hand had no position yet */
     assert_field("B", 's', "WH1|erp", fact_text(P(2), "10", P(4), "2", "=", "1"));
-    assert_field("B", 's', "WH1", "10|2|1|7|0");
+    assert_field("B", 's', "WH1", "10|2|1|7");
     a = fact("B", "WH1", P(4), 0, "", "", "5", "web:0");
     assert_int_equal(a.applied, 0);
     a = fact("B", "WH1", P(5), 0, "", "", "5", "web:0");
     assert_int_equal(a.applied, 1);
     assert_field("B", 's', "WH1|erp", fact_text(P(2), "10", P(4), "2", P(5), "5"));
-    assert_field("B", 's', "WH1", "10|2|5|3|0");
+    assert_field("B", 's', "WH1", "10|2|5|3");
 }
 
 static void test_partial_quantities_keep_stored_kinds(void **state)
@@ -1031,13 +1056,13 @@ static void test_partial_quantities_keep_stored_kinds(void **state)
     fact("A", "WH1", P(1), 0, "10", "2", "1", "web:0");
     struct applied a = fact("A", "WH1", P(2), 0, "", "5", "", "web:0");
     assert_int_equal(reported(&a, "web"), 4);
-    assert_field("A", 's', "WH1", "10|5|1|4|0");
+    assert_field("A", 's', "WH1", "10|5|1|4");
     a = fact("A", "WH1", P(3), 0, "12", "", "", "web:0");
     assert_int_equal(reported(&a, "web"), 6);
-    assert_field("A", 's', "WH1", "12|5|1|6|0");
+    assert_field("A", 's', "WH1", "12|5|1|6");
     a = fact("A", "WH1", P(4), 0, "", "", "0", "web:0");
     assert_int_equal(reported(&a, "web"), 7);
-    assert_field("A", 's', "WH1", "12|5|0|7|0");
+    assert_field("A", 's', "WH1", "12|5|0|7");
     assert_field("A", 's', "WH1|erp", fact_text(P(3), "12", P(2), "5", P(4), "0"));
 }
 
@@ -1057,8 +1082,13 @@ static void test_delivered_only_moves_forward(void **state)
     assert_int_equal(delivered("A", "web", 9), 0);
     assert_field("A", 'c', "web#d", "10");
     /* channels are independent */
-    assert_int_equal(delivered("A", "pickup@S12", 1), 1);
-    assert_field("A", 'c', "pickup@S12#d", "1");
+    fact("A", "S12", P(1), 0, "5", "0", "0", "pickup@S12:0"); /* version 1 */
+    fact("A", "S12", P(2), 0, "4", "0", "0", "pickup@S12:0"); /* version 2 */
+    assert_int_equal(delivered("A", "pickup@S12", 1), 0); /* version 2 still waits */
+    assert_field("A", 'c', "pickup@S12", "4|2");
+    assert_int_equal(delivered("A", "pickup@S12", 2), 1);
+    assert_field("A", 'c', "pickup@S12", NULL);
+    assert_int_equal(delivered("A", "pickup@S12", 2), 0); /* nothing left to deliver */
     assert_field("A", 'c', "web#d", "10");
 }
 
@@ -1134,10 +1164,10 @@ static void test_rebuild_applies_a_new_safety_stock(void **state)
     assert_int_equal(b.n, 2);
     assert_int_equal(rebuilt_channel(&b, "web"), 10);
     assert_int_equal(rebuilt_channel(&b, "pickup@S12"), 5);
-    assert_field("A", 's', "S12", "10|1|0|5|0");
-    assert_field("A", 's', "WH1", "5|0|0|5|0");
+    assert_field("A", 's', "S12", "10|1|0|5");
+    assert_field("A", 's', "WH1", "5|0|0|5");
     assert_field("A", 'c', "web", "10|10|3");
-    assert_field("A", 'c', "pickup@S12", "5|5|3");
+    assert_field("A", 'c', "pickup@S12", "5|3");
     assert_int_equal(sku_version("A"), 3);
 
     /* the same configuration again: nothing changes, no version */
@@ -1158,12 +1188,41 @@ static void test_rebuild_applies_a_new_safety_stock(void **state)
     assert_int_equal(b.version, 0);
     assert_int_equal(b.n, 0);
     assert_int_equal(sku_version("A"), version);
-    assert_field("A", 's', "S14", "1|0|0|0|0");
+    assert_field("A", 's', "S14", "1|0|0|0");
 
     /* and later facts carry on from the rebuilt sums */
     a = fact("A", "S12", P(4), 4, "12", "1", "0", "web:0,pickup@S12:0");
     assert_int_equal(reported(&a, "web"), 12);
     assert_int_equal(reported(&a, "pickup@S12"), 7);
+}
+
+static void test_rebuild_resends_pickup_only_when_asked(void **state)
+{
+    (void)state;
+    fact("A", "S12", P(1), 0, "10", "0", "0", "web:0,pickup@S12:2");
+    fact("A", "S14", P(2), 0, "4", "0", "0", "web:0,pickup@S14:2");
+    assert_int_equal(delivered("A", "pickup@S12", 1), 1);
+    assert_int_equal(delivered("A", "pickup@S14", 2), 1);
+    assert_int_equal(delivered("A", "web", 2), 1);
+    assert_int_equal(pending("A").n, 0);
+    struct rb_location locs[] = {
+        {"S12", 0, {"erp", "erp", "erp"}, {"web", "pickup@S12", NULL}},
+        {"S14", 0, {"erp", "erp", "erp"}, {"web", "pickup@S14", NULL}},
+    };
+    /* the same buffers: the delivered figures are the rows', nothing goes out */
+    struct rb_channel same[] = {{"web", 0}, {"pickup@S12", 2}, {"pickup@S14", 2}};
+    struct rebuilt b = rebuild("A", "", locs, 2, 0, 0, ERP_ONLY, same, 3);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(pending("A").n, 0);
+    /* pickup's buffer went from 2 to 3: the caller asks for every store again */
+    struct rb_channel changed[] = {{"web", 0}, {"pickup@S12", 3}, {"pickup@S14", 3}};
+    resend_pickup = 1;
+    b = rebuild("A", "", locs, 2, 0, 0, ERP_ONLY, changed, 3);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(rebuilt_channel(&b, "pickup@S12"), 7);
+    assert_int_equal(rebuilt_channel(&b, "pickup@S14"), 1);
+    assert_field("A", 'c', "pickup@S12", "7|3");
+    assert_int_equal(pending("A").n, 2);
 }
 
 static void test_rebuild_drops_what_a_reread_did_not_see(void **state)
@@ -1198,9 +1257,9 @@ static void test_rebuild_drops_what_a_reread_did_not_see(void **state)
     assert_field("A", 's', "WH1", NULL); /* nothing left there */
     assert_field("A", 's', "S12|erp", NULL);
     assert_field("A", 's', "S12|pos", fact_text(P(1), "3", "", "", "", ""));
-    assert_field("A", 's', "S12", "0|0|0|0|0");
-    assert_field("A", 's', "WH2", "6|0|0|6|0");
-    assert_field("A", 's', "WH3", "2|1|0|1|0");
+    assert_field("A", 's', "S12", "0|0|0|0");
+    assert_field("A", 's', "WH2", "6|0|0|6");
+    assert_field("A", 's', "WH3", "2|1|0|1");
     char want[64];
     snprintf(want, sizeof want, "7|7|%lld", version + 1);
     assert_field("A", 'c', "web", want);
@@ -1398,13 +1457,41 @@ static void test_expired_codes_are_handed_over_once(void **state)
     assert_text(crosswalk("V4", "SKU-4"), "v4-a");
 }
 
+static void test_layout_refuses_stock_of_another_layout(void **state)
+{
+    (void)state;
+    /* an empty Redis takes this layout and keeps it */
+    redisReply *r = redisCommand(redis, "FCALL stockmesh_layout 0");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 3);
+    freeReplyObject(r);
+    fact("A", "WH1", P(1), 0, "10", "0", "0", "web:0");
+    r = redisCommand(redis, "FCALL stockmesh_layout 0");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    /* stock written before the layout was recorded is an older stockmesh's */
+    r = redisCommand(redis, "DEL stockmesh:layout");
+    freeReplyObject(r);
+    r = redisCommand(redis, "FCALL stockmesh_layout 0");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "holds stock in layout 2"));
+    freeReplyObject(r);
+    r = redisCommand(redis, "SET stockmesh:layout 4");
+    freeReplyObject(r);
+    r = redisCommand(redis, "FCALL stockmesh_layout 0");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "layout 4, this stockmesh reads and writes layout 3"));
+    freeReplyObject(r);
+}
+
 static void test_library_version(void **state)
 {
     (void)state;
     redisReply *r = redisCommand(redis, "FCALL stockmesh_version 0");
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    assert_int_equal(r->integer, 2);
+    assert_int_equal(r->integer, 3);
     freeReplyObject(r);
     /* read-only functions run on a replica too */
     r = redisCommand(redis, "FCALL_RO stockmesh_version 0");
@@ -1436,7 +1523,7 @@ static const int pmember[PCHANNELS][PLOCS] = {{1, 1, 1, 0}, {0, 0, 1, 0}, {0, 0,
 
 struct pfact {
     int sku, loc, src;
-    char position[EVENT_POSITION_LEN + 1];
+    char position[EVENT_POSITION_COMPACT_MAX + 1];
     int present[3];
     long long q[3];
 };
@@ -1444,7 +1531,7 @@ struct pfact {
 /* the newest figure seen so far per (sku, location, source, kind) */
 struct pcell {
     int set;
-    char pos[EVENT_POSITION_LEN + 1];
+    char pos[EVENT_POSITION_COMPACT_MAX + 1];
     long long q;
 };
 
@@ -1497,7 +1584,7 @@ static int pmodel_has_row(int s, int l)
 
 /* Reads a stored "<ms>|<pos>|<qty>|…" back into positions and quantities per kind, with
    "=" meaning the previous given position. */
-static void parse_fact(const char *text, char pos[3][EVENT_POSITION_LEN + 1], char qty[3][24])
+static void parse_fact(const char *text, char pos[3][EVENT_POSITION_COMPACT_MAX + 1], char qty[3][24])
 {
     char copy[256], *field[8];
     snprintf(copy, sizeof copy, "%s", text);
@@ -1508,7 +1595,14 @@ static void parse_fact(const char *text, char pos[3][EVENT_POSITION_LEN + 1], ch
         *p++ = 0;
         field[n++] = p;
     }
-    if (n != 7) fail_msg("stored figures \"%s\" do not have 7 fields", text);
+    if (n == 5) { /* one position for every kind */
+        for (int k = 0; k < 3; k++) {
+            snprintf(pos[k], EVENT_POSITION_COMPACT_MAX + 1, "%s", field[1]);
+            snprintf(qty[k], 24, "%s", field[2 + k]);
+        }
+        return;
+    }
+    if (n != 7) fail_msg("stored figures \"%s\" do not have 5 or 7 fields", text);
     const char *last = "";
     for (int k = 0; k < 3; k++) {
         const char *ps = field[1 + 2 * k];
@@ -1518,7 +1612,7 @@ static void parse_fact(const char *text, char pos[3][EVENT_POSITION_LEN + 1], ch
         } else if (ps[0]) {
             last = ps;
         }
-        snprintf(pos[k], EVENT_POSITION_LEN + 1, "%s", ps);
+        snprintf(pos[k], EVENT_POSITION_COMPACT_MAX + 1, "%s", ps);
         snprintf(qty[k], 24, "%s", field[2 + 2 * k]);
     }
 }
@@ -1546,7 +1640,9 @@ static void test_random_order_with_duplicates_converges(void **state)
         f->sku = rand() % PSKUS;
         f->loc = rand() % PLOCS;
         f->src = rand() % PSRC;
-        event_position_pg(f->position, 0xFFFFFC00ULL + 3ULL * lsn_rank[i], (uint32_t)(rand() % 3));
+        char full[EVENT_POSITION_LEN + 1];
+        event_position_pg(full, 0xFFFFFC00ULL + 3ULL * lsn_rank[i], (uint32_t)(rand() % 3));
+        event_position_compact(full, f->position); /* as merge sends it */
         int any = 0;
         for (int k = 0; k < 3; k++) {
             f->present[k] = rand() % 5 != 0;
@@ -1649,7 +1745,7 @@ static void test_random_order_with_duplicates_converges(void **state)
                     continue;
                 }
                 if (!stored) fail_msg("%s %s: nothing stored", sku, field);
-                char pos[3][EVENT_POSITION_LEN + 1], qty[3][24];
+                char pos[3][EVENT_POSITION_COMPACT_MAX + 1], qty[3][24];
                 parse_fact(stored, pos, qty);
                 for (int k = 0; k < 3; k++) {
                     const struct pcell *c = &pbest[s][l][src][k];
@@ -1667,8 +1763,9 @@ static void test_random_order_with_duplicates_converges(void **state)
             long long avail = row[0] - row[1] - row[2] - psafety[l];
             if (avail < 0) avail = 0;
             loc_available[l] = avail;
-            snprintf(want, sizeof want, "%lld|%lld|%lld|%lld|%lld", row[0], row[1], row[2], avail,
-                     flags);
+            int n = snprintf(want, sizeof want, "%lld|%lld|%lld|%lld", row[0], row[1], row[2],
+                             avail);
+            if (flags) snprintf(want + n, sizeof want - (size_t)n, "|%lld", flags);
             assert_field(sku, 's', ploc[l], pmodel_has_row(s, l) ? want : NULL);
             struct rules r = prules(l);
             if (pmodel_has_row(s, l)) {
@@ -1684,6 +1781,9 @@ static void test_random_order_with_duplicates_converges(void **state)
             long long want = want_sum - pbuffer[c] > 0 ? want_sum - pbuffer[c] : 0;
             long long sum, version;
             long long got = channel_available(sku, pchannel[c], &sum, &version);
+            /* a pickup store's figure is kept only while it differs from what the
+               channel had: its sum is the store's available */
+            if (strchr(pchannel[c], '@')) sum = want_sum;
             if (got != want || sum != want_sum)
                 fail_msg("%s %s: stored sum %lld available %lld, truth sum %lld available %lld",
                          sku, pchannel[c], sum, got, want_sum, want);
@@ -1752,11 +1852,13 @@ int main(void)
         cmocka_unit_test_setup(test_delivered_only_moves_forward, flush),
         cmocka_unit_test_setup(test_pending_lists_undelivered_channels, flush),
         cmocka_unit_test_setup(test_rebuild_applies_a_new_safety_stock, flush),
+        cmocka_unit_test_setup(test_rebuild_resends_pickup_only_when_asked, flush),
         cmocka_unit_test_setup(test_rebuild_drops_what_a_reread_did_not_see, flush),
         cmocka_unit_test_setup(test_rebuild_removes_channels_no_longer_configured, flush),
         cmocka_unit_test_setup(test_unknown_item_waits_for_the_crosswalk, flush),
         cmocka_unit_test_setup(test_expired_codes_are_handed_over_once, flush),
         cmocka_unit_test_setup(test_library_version, flush),
+        cmocka_unit_test_setup(test_layout_refuses_stock_of_another_layout, flush),
         cmocka_unit_test_setup(test_random_order_with_duplicates_converges, flush),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -39,6 +39,20 @@ struct change_event {
 /* Builds the position string of a PostgreSQL change: commit LSN + index in txn. */
 void event_position_pg(char out[EVENT_POSITION_LEN + 1], uint64_t commit_lsn, uint32_t index);
 
+/* The unified layer in Redis stores positions in a shorter form that sorts the same
+ * way: each part of the position (16 digits, then 8) without its leading zeros, after
+ * one hex digit that gives its number of digits minus one; "0000000001A2B3C400000000"
+ * becomes "61A2B3C400" (10 characters instead of 24; at most 26). */
+#define EVENT_POSITION_COMPACT_MAX (EVENT_POSITION_LEN + 2)
+
+/* Writes the compact form of a 24-hex-digit position into out. Its length, or -1 when
+ * position is not 24 hex digits (out is then ""). */
+int event_position_compact(const char *position, char out[EVENT_POSITION_COMPACT_MAX + 1]);
+
+/* Writes the 24-hex-digit position of a compact one of len bytes into out. 0, or -1
+ * when it is not a compact position (out is then ""). */
+int event_position_expand(const char *compact, size_t len, char out[EVENT_POSITION_LEN + 1]);
+
 /* Encodes an event as compact JSON; caller frees the result. NULL when out of memory. */
 char *event_encode(const struct change_event *ev, size_t *len);
 
