@@ -191,6 +191,7 @@ static const struct field channel_fields[] = {
     F_INT(struct config_channel, "batch_max", batch_max, 1, 10000, 100),
     F_INT(struct config_channel, "batch_wait_ms", batch_wait_ms, 0, 60000, 0),
     F_INT(struct config_channel, "timeout_ms", timeout_ms, 1, 600000, 5000),
+    F_INT(struct config_channel, "down_alert_s", down_alert_s, 1, 86400, 60),
     {0}};
 FIELDS_FIT(channel_fields);
 static const struct schema channel_schema = {

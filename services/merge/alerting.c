@@ -56,15 +56,12 @@ static int64_t now_ms(void) { return event_now_us() / 1000; }
 
 static void publish(struct alerting *al, const char *transition, const struct alert *a)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:I}", "type", "alert", "transition", transition,
-                            "alert", alert_to_json(a), "ts_ms", (json_int_t)now_ms());
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *body = alert_event_text(transition, a, now_ms());
     if (!body || kafka_producer_send(al->producer, al->topic, a->key, strlen(a->key), body,
                                      strlen(body), NULL) != 0)
         log_warning("alerts", "alert %" PRId64 " (%s) not published to %s; it is in the alert "
                               "store", a->id, a->key, al->topic);
     free(body);
-    json_decref(doc);
 }
 
 static void update_counts(struct alerting *al)

@@ -9,6 +9,7 @@
  * timer and when a channel comes back. */
 #include "push.h"
 
+#include "stockmesh/alerts.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
 #include "stockmesh/http_client.h"
@@ -32,7 +33,6 @@
 #define PUSH_BACKOFF_MIN_MS 100
 #define PUSH_BACKOFF_MAX_MS 30000
 #define PUSH_SWEEP_INTERVAL_S 30
-#define PUSH_DOWN_ALERT_S 60
 
 struct update {
     char sku[PUSH_SKU_MAX];
@@ -74,7 +74,8 @@ struct push {
     struct http_client *http;
     struct kafka_consumer *consumer;
     struct kafka_producer *producer;
-    char dlq_topic[256];
+    char dlq_topic[256], alerts_topic[256];
+    struct alerts *alerts;
     struct channel *channels;
     size_t nchannels;
     struct event *sweep_timer;
@@ -197,6 +198,73 @@ static void batch_done(struct channel *c)
     c->attempt = 0;
 }
 
+/* ---- alerts: a channel down, a channel refusing what it is sent ---- */
+
+static void publish_alert(struct push *p, const char *transition, const struct alert *a)
+{
+    char *text = alert_event_text(transition, a, event_now_us() / 1000);
+    if (!text || kafka_producer_send(p->producer, p->alerts_topic, a->key, strlen(a->key), text,
+                                     strlen(text), NULL) != 0)
+        log_warning("push", "alert %lld (%s) not published to %s; it is in the alert store",
+                    (long long)a->id, a->key, p->alerts_topic);
+    free(text);
+}
+
+/* Opens (or counts again) the channel's alert of rule; takes details (a JSON object). */
+static void raise_channel_alert(struct channel *c, const char *rule, const char *severity,
+                                const char *summary, json_t *details)
+{
+    struct push *p = c->p;
+    char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    json_decref(details);
+    if (!p->alerts) {
+        free(text);
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof key, "%s:%s", rule, c->cfg->name);
+    const struct config *cfg = p->rt->cfg;
+    struct alert_input in = {.rule = rule, .key = key, .severity = severity, .summary = summary,
+                             .details = text,
+                             .contacts = (const char *const *)cfg->rules.contacts,
+                             .ncontacts = cfg->rules.ncontacts};
+    struct alert a = {0};
+    enum alert_transition t = ALERT_NONE;
+    int rc = alerts_raise(p->alerts, &in, event_now_us() / 1000, &a, &t);
+    free(text);
+    if (rc != 0) {
+        log_error("push", "%s: cannot store alert %s: %s", c->cfg->name, key,
+                  alerts_errstr(p->alerts));
+        return;
+    }
+    if (t == ALERT_OPENED) {
+        log_warning("push", "alert %lld opened: %s", (long long)a.id, a.summary);
+        publish_alert(p, "opened", &a);
+    }
+    alert_release(&a);
+}
+
+/* Resolves the channel's channel_down alert, if one is open: it delivers again. */
+static void clear_channel_down(struct channel *c)
+{
+    struct push *p = c->p;
+    if (!p->alerts) return;
+    char key[300];
+    snprintf(key, sizeof key, "channel_down:%s", c->cfg->name);
+    struct alert a = {0};
+    enum alert_transition t = ALERT_NONE;
+    if (alerts_clear(p->alerts, key, event_now_us() / 1000, &a, &t) != 0) {
+        log_error("push", "%s: cannot resolve alert %s: %s", c->cfg->name, key,
+                  alerts_errstr(p->alerts));
+        return;
+    }
+    if (t != ALERT_RESOLVED) return;
+    log_info("push", "alert %lld resolved by itself: %s delivers again", (long long)a.id,
+             c->cfg->name);
+    publish_alert(p, "resolved", &a);
+    alert_release(&a);
+}
+
 static void send_to_dlq(struct channel *c, int status, const char *response)
 {
     struct push *p = c->p;
@@ -232,6 +300,7 @@ static void request_done(void *arg, const struct http_client_result *res)
             log_info("push", "%s: delivering again after %.1f s of failures", c->cfg->name,
                      (double)(now - c->failing_since_us) / 1e6);
             c->failing_since_us = 0;
+            if (c->down_reported) clear_channel_down(c);
             c->down_reported = 0;
         }
         batch_done(c);
@@ -247,15 +316,34 @@ static void request_done(void *arg, const struct http_client_result *res)
                   c->cfg->name, c->delivery_id, res->status, res->body ? res->body : "",
                   c->nbatch);
         send_to_dlq(c, res->status, res->body);
+        char summary[400];
+        snprintf(summary, sizeof summary,
+                 "channel %s refused %zu availability updates with HTTP %d; they are in %s",
+                 c->cfg->name, c->nbatch, res->status, c->p->dlq_topic);
+        raise_channel_alert(c, "channel_rejected", "warning", summary,
+                            json_pack("{s:s, s:i, s:s}", "channel", c->cfg->name, "status",
+                                      res->status, "delivery", c->delivery_id));
         batch_done(c);
         channel_kick(c);
         return;
     }
     int64_t now = event_now_us();
     if (!c->failing_since_us) c->failing_since_us = now;
-    if (!c->down_reported && now - c->failing_since_us > (int64_t)PUSH_DOWN_ALERT_S * 1000000) {
+    if (!c->down_reported &&
+        now - c->failing_since_us > (int64_t)c->cfg->down_alert_s * 1000000) {
+        char why[160], summary[400];
+        if (res->status) snprintf(why, sizeof why, "HTTP %d", res->status);
+        else snprintf(why, sizeof why, "%.150s", res->error ? res->error : "no answer");
         log_error("push", "%s: channel down for more than %d s (%s)", c->cfg->name,
-                  PUSH_DOWN_ALERT_S, res->status ? "HTTP error" : res->error);
+                  c->cfg->down_alert_s, why);
+        snprintf(summary, sizeof summary,
+                 "channel %s has not accepted a delivery for more than %d s (%s); its updates "
+                 "wait and it will get the latest value per SKU when it is back",
+                 c->cfg->name, c->cfg->down_alert_s, why);
+        raise_channel_alert(c, "channel_down", "critical", summary,
+                            json_pack("{s:s, s:s, s:I}", "channel", c->cfg->name, "last_failure",
+                                      why, "failing_since_ms",
+                                      (json_int_t)(c->failing_since_us / 1000)));
         c->down_reported = 1;
     }
     long long backoff = PUSH_BACKOFF_MIN_MS;
@@ -553,10 +641,14 @@ struct push *push_new(struct runtime *rt, char *err, size_t errlen)
         "Change event read at the source to availability published by merge (event trace).",
         NULL, metrics_latency_buckets, metrics_latency_nbuckets);
     kafka_topic(rt->kafka, p->dlq_topic, sizeof p->dlq_topic, "dlq");
+    kafka_topic(rt->kafka, p->alerts_topic, sizeof p->alerts_topic, "alerts");
+    p->alerts = alerts_new(rt->store, err, errlen);
+    if (!p->alerts) goto fail;
     char topic[256];
     kafka_topic(rt->kafka, topic, sizeof topic, "availability");
     if (kafka_topic_ensure(rt->kafka, topic, err, errlen) != 0 ||
-        kafka_topic_ensure(rt->kafka, p->dlq_topic, err, errlen) != 0)
+        kafka_topic_ensure(rt->kafka, p->dlq_topic, err, errlen) != 0 ||
+        kafka_topic_ensure(rt->kafka, p->alerts_topic, err, errlen) != 0)
         goto fail;
     p->http = http_client_new(rt->base, 8, err, errlen);
     if (!p->http) goto fail;
@@ -591,6 +683,7 @@ void push_free(struct push *p)
     if (p->redis) redis_free(p->redis);
     if (p->producer) kafka_producer_free(p->producer, 2000);
     if (p->sweep_timer) event_free(p->sweep_timer);
+    alerts_free(p->alerts);
     for (size_t i = 0; i < p->nchannels; i++) {
         struct channel *c = &p->channels[i];
         if (c->retry_timer) event_free(c->retry_timer);

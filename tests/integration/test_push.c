@@ -2,14 +2,15 @@
  * receiver that verifies every signature and can be told to fail, stall or answer 429
  * (tests/lib/receiver), fed by the whole pipeline (PostgreSQL → stockmeshd → Redis).
  *
- * - An outage: the channel answers 503 while stock keeps changing; once it is back it
- *   ends with the latest value of every SKU, and it receives far fewer updates than
- *   there were changes (the latest per SKU, not every intermediate one). Nothing is
- *   lost and nothing accepted is delivered twice.
+ * - An outage: the channel answers 503 while stock keeps changing; past the channel's
+ *   down_alert_s a channel_down alert opens (stockmesh.alerts), and it resolves by
+ *   itself when the channel is back. The channel ends with the latest value of every
+ *   SKU and receives far fewer updates than there were changes (the latest per SKU, not
+ *   every intermediate one). Nothing is lost and nothing accepted is delivered twice.
  * - 429 with Retry-After: the next attempt waits as long as the channel asked.
  * - A stalled channel (no answer within the channel's timeout) is retried.
  * - 422: the channel refuses the payload; the request goes to the DLQ with the status,
- *   and delivery goes on. */
+ *   a channel_rejected alert opens, and delivery goes on. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -82,6 +83,23 @@ static void assert_converged(const char *when)
         daemon_show_log(&W.d, 40);
         fail_msg("%s: the channel did not converge: %s", when, why);
     }
+}
+
+/* Waits until stockmesh.alerts holds a message containing both texts. */
+static int alert_published(const char *a, const char *b, int timeout_ms)
+{
+    double deadline = daemon_now_ms() + timeout_ms;
+    do {
+        char *topic = daemon_topic_contents(&W.d, "stockmesh.alerts");
+        int found = 0;
+        for (char *line = topic ? strtok(topic, "\n") : NULL; line && !found;
+             line = strtok(NULL, "\n"))
+            found = strstr(line, a) && strstr(line, b);
+        free(topic);
+        if (found) return 1;
+        usleep(200 * 1000);
+    } while (daemon_now_ms() < deadline);
+    return 0;
 }
 
 static void change_stock(int rounds)
@@ -158,7 +176,7 @@ static int setup(void **state)
             "channels:\n"
             "  - name: web\n    url: http://127.0.0.1:%d/web\n    secret_file: %s\n"
             "    location_types: [warehouse]\n    location_tags: [ship-from-store]\n"
-            "    batch_max: 10\n    timeout_ms: 1000\n"
+            "    batch_max: 10\n    timeout_ms: 1000\n    down_alert_s: 2\n"
             "authority:\n  - location_type: warehouse\n    source: erp\n"
             "  - location_type: store\n    source: erp\n",
             W.d.state_dir, W.redis.port, W.d.console_port, W.pg.port, receiver_port(W.receiver),
@@ -204,9 +222,16 @@ static void test_outage_ends_with_the_latest_values(void **state)
     assert_true(down.forced_failures > before.forced_failures); /* it was tried */
     assert_int_equal(down.updates, before.updates);             /* and got nothing */
     assert_true(daemon_metric(&W.d, "stockmesh_push_retries_total") > 0);
+    /* down longer than down_alert_s (2 s): store ops hear of it */
+    if (!alert_published("\"transition\":\"opened\"", "\"key\":\"channel_down:web\"", 15000)) {
+        daemon_show_log(&W.d, 30);
+        fail_msg("no channel_down alert after the channel failed for longer than 2 s");
+    }
 
     receiver_fail_next(W.receiver, 0, 0, 0); /* back */
     assert_converged("after the outage");
+    if (!alert_published("\"transition\":\"resolved\"", "\"key\":\"channel_down:web\"", 10000))
+        fail_msg("the channel_down alert did not resolve once the channel accepted again");
     receiver_stats(W.receiver, &after);
     /* the latest value per SKU, not 20 intermediate ones each */
     unsigned long long delivered = after.updates - before.updates;
@@ -271,6 +296,7 @@ static void test_refused_payload_goes_to_the_dlq(void **state)
     assert_non_null(strstr(dlq, "\"updates\"")); /* the request itself */
     assert_null(strstr(dlq, SECRET));
     free(dlq);
+    assert_true(alert_published("\"key\":\"channel_rejected:web\"", "HTTP 422", 10000));
     /* delivery goes on: the next change reaches the channel */
     change_stock(1);
     assert_converged("after a refused payload");

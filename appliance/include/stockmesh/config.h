@@ -83,6 +83,7 @@ struct config_channel {
     int batch_max;             /* updates per request; default 100 */
     int batch_wait_ms;         /* wait to fill a batch; default 0 (latency first) */
     int timeout_ms;            /* per request; default 5000 */
+    int down_alert_s;          /* failing this long opens a channel_down alert; default 60 */
     int line;
 };
 
