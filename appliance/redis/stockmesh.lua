@@ -55,6 +55,11 @@ local function split(s)
     end
 end
 
+-- A pickup channel's field names its store: "<channel>@<location>".
+local function is_pickup(field)
+    return string.find(field, '@', 1, true) ~= nil
+end
+
 local function whole(n)
     return string.format('%d', n)
 end
@@ -172,7 +177,7 @@ local function add_to_channels(ckey, args, first, before, after, out)
     local version = nil
     for i = first, #args, 2 do
         local ch, buffer = args[i], tonumber(args[i + 1]) or 0
-        if string.find(ch, '@', 1, true) then
+        if is_pickup(ch) then
             -- the store's own figure: nothing to read, stored only until delivered
             local was, now = before - buffer, after - buffer
             if was < 0 then was = 0 end
@@ -354,15 +359,13 @@ local function rebuild(keys, args)
     local sums, pickup, was_available = {}, {}, {}
     for code, v in pairs(old_rows) do
         was_available[code] = decode_row(v)[4]
-    end
-    for code, _ in pairs(old_rows) do
         if not rows[code] then
             redis.call('HDEL', skey, code)
             -- its stores' pickup figures go to 0
             local l = locations[code]
             if l then
                 for _, ch in ipairs(l.channels) do
-                    if string.find(ch, '@', 1, true) then pickup[ch] = {code, 0} end
+                    if is_pickup(ch) then pickup[ch] = {code, 0} end
                 end
             end
         end
@@ -376,7 +379,7 @@ local function rebuild(keys, args)
         row[5] = judge(skey, code, row, l.auth, sources, tol_abs, tol_pct)
         redis.call('HSET', skey, code, encode_row(row))
         for _, ch in ipairs(l.channels) do
-            if string.find(ch, '@', 1, true) then
+            if is_pickup(ch) then
                 pickup[ch] = {code, avail}
             else
                 sums[ch] = (sums[ch] or 0) + avail
@@ -398,7 +401,7 @@ local function rebuild(keys, args)
     end
     local absent = {}
     for ch, _ in pairs(buffers) do
-        if not known[ch] and not string.find(ch, '@', 1, true) then
+        if not known[ch] and not is_pickup(ch) then
             known[ch] = '0|0|0'
             absent[ch] = true
         end
@@ -406,7 +409,7 @@ local function rebuild(keys, args)
     for ch, v in pairs(known) do
       if not buffers[ch] then
         redis.call('HDEL', ckey, ch, ch .. '#d') -- no longer configured
-      elseif string.find(ch, '@', 1, true) then
+      elseif is_pickup(ch) then
         -- pickup: written below
       elseif absent[ch] and (sums[ch] or 0) == 0 then
         -- nothing of this SKU at the channel's locations: stays absent, as apply leaves
@@ -453,7 +456,7 @@ end
 -- dropped instead, unless it changed again since. Returns 1 when recorded.
 local function delivered(keys, args)
     local v = tonumber(args[2])
-    if string.find(args[1], '@', 1, true) then
+    if is_pickup(args[1]) then
         local cur = redis.call('HGET', keys[1], args[1])
         if not cur or tonumber(split(cur)[2]) > v then return 0 end
         redis.call('HDEL', keys[1], args[1])
@@ -477,7 +480,7 @@ local function pending(keys, args)
     for field, value in pairs(map) do
         if not string.find(field, '#', 1, true) then
             local p = split(value)
-            if string.find(field, '@', 1, true) then
+            if is_pickup(field) then
                 out[#out + 1] = field
                 out[#out + 1] = tonumber(p[1])
                 out[#out + 1] = tonumber(p[2])

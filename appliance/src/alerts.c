@@ -681,12 +681,3 @@ json_t *alert_to_json(const struct alert *al)
     }
     return j;
 }
-
-char *alert_event_text(const char *transition, const struct alert *al, int64_t now_ms)
-{
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:I}", "type", "alert", "transition", transition,
-                            "alert", alert_to_json(al), "ts_ms", (json_int_t)now_ms);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    return text;
-}

@@ -10,7 +10,7 @@
 
 #include "mapping.h"
 #include "rules.h"
-#include "stockmesh/alerts.h"
+#include "stockmesh/alertbus.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
 #include "stockmesh/kafka.h"
@@ -22,7 +22,6 @@
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +36,8 @@ struct alerting {
     struct runtime *rt;
     const struct config *cfg;
     struct redis *redis;
-    struct kafka_producer *producer;
-    struct alerts *alerts;
-    char topic[256];
+    struct alertbus *bus;
+    struct alerts *alerts;        /* the bus's store */
     struct event *sweep_timer, *stale_timer;
     int sweep_in_flight;
     struct metric *m_opened, *m_resolved, *m_open, *m_acknowledged, *m_waiting;
@@ -54,16 +52,6 @@ struct judgement {
 
 static int64_t now_ms(void) { return event_now_us() / 1000; }
 
-static void publish(struct alerting *al, const char *transition, const struct alert *a)
-{
-    char *body = alert_event_text(transition, a, now_ms());
-    if (!body || kafka_producer_send(al->producer, al->topic, a->key, strlen(a->key), body,
-                                     strlen(body), NULL) != 0)
-        log_warning("alerts", "alert %" PRId64 " (%s) not published to %s; it is in the alert "
-                              "store", a->id, a->key, al->topic);
-    free(body);
-}
-
 static void update_counts(struct alerting *al)
 {
     struct alert_counts c;
@@ -74,35 +62,16 @@ static void update_counts(struct alerting *al)
 
 static void raise_alert(struct alerting *al, const struct alert_input *in)
 {
-    struct alert a = {0};
-    enum alert_transition t = ALERT_NONE;
-    if (alerts_raise(al->alerts, in, now_ms(), &a, &t) != 0) {
-        log_error("alerts", "cannot store alert %s: %s", in->key, alerts_errstr(al->alerts));
-        return;
-    }
-    if (t == ALERT_OPENED) {
-        metrics_inc(al->m_opened, 1);
-        log_warning("alerts", "alert %" PRId64 " opened: %s", a.id, a.summary);
-        publish(al, "opened", &a);
-        update_counts(al);
-    }
-    alert_release(&a);
+    if (alertbus_raise(al->bus, in) != ALERT_OPENED) return;
+    metrics_inc(al->m_opened, 1);
+    update_counts(al);
 }
 
 static void clear_alert(struct alerting *al, const char *key)
 {
-    struct alert a = {0};
-    enum alert_transition t = ALERT_NONE;
-    if (alerts_clear(al->alerts, key, now_ms(), &a, &t) != 0) {
-        log_error("alerts", "cannot resolve alert %s: %s", key, alerts_errstr(al->alerts));
-        return;
-    }
-    if (t != ALERT_RESOLVED) return;
+    if (alertbus_clear(al->bus, key) != ALERT_RESOLVED) return;
     metrics_inc(al->m_resolved, 1);
-    log_info("alerts", "alert %" PRId64 " resolved by itself: %s", a.id, a.summary);
-    publish(al, "resolved", &a);
     update_counts(al);
-    alert_release(&a);
 }
 
 void alerting_note(struct alerting *al, const struct stock_fact *f, unsigned before,
@@ -301,11 +270,9 @@ struct alerting *alerting_new(struct runtime *rt, struct redis *redis,
     al->rt = rt;
     al->cfg = rt->cfg;
     al->redis = redis;
-    al->producer = producer;
-    kafka_topic(rt->kafka, al->topic, sizeof al->topic, "alerts");
-    if (kafka_topic_ensure(rt->kafka, al->topic, err, errlen) != 0) goto fail;
-    al->alerts = alerts_new(rt->store, err, errlen);
-    if (!al->alerts) goto fail;
+    al->bus = alertbus_new(rt, producer, err, errlen);
+    if (!al->bus) goto fail;
+    al->alerts = alertbus_alerts(al->bus);
     struct metrics *mx = rt->metrics;
     al->m_opened = metrics_counter(mx, "stockmesh_alerts_opened_total", "Alerts opened.", NULL);
     al->m_resolved = metrics_counter(mx, "stockmesh_alerts_auto_resolved_total",
@@ -336,6 +303,6 @@ void alerting_free(struct alerting *al)
     if (!al) return;
     if (al->sweep_timer) event_free(al->sweep_timer);
     if (al->stale_timer) event_free(al->stale_timer);
-    alerts_free(al->alerts);
+    alertbus_free(al->bus);
     free(al);
 }

@@ -9,7 +9,7 @@
  * timer and when a channel comes back. */
 #include "push.h"
 
-#include "stockmesh/alerts.h"
+#include "stockmesh/alertbus.h"
 #include "stockmesh/config.h"
 #include "stockmesh/event.h"
 #include "stockmesh/http_client.h"
@@ -74,8 +74,8 @@ struct push {
     struct http_client *http;
     struct kafka_consumer *consumer;
     struct kafka_producer *producer;
-    char dlq_topic[256], alerts_topic[256];
-    struct alerts *alerts;
+    char dlq_topic[256];
+    struct alertbus *alerts;
     struct channel *channels;
     size_t nchannels;
     struct event *sweep_timer;
@@ -200,69 +200,29 @@ static void batch_done(struct channel *c)
 
 /* ---- alerts: a channel down, a channel refusing what it is sent ---- */
 
-static void publish_alert(struct push *p, const char *transition, const struct alert *a)
-{
-    char *text = alert_event_text(transition, a, event_now_us() / 1000);
-    if (!text || kafka_producer_send(p->producer, p->alerts_topic, a->key, strlen(a->key), text,
-                                     strlen(text), NULL) != 0)
-        log_warning("push", "alert %lld (%s) not published to %s; it is in the alert store",
-                    (long long)a->id, a->key, p->alerts_topic);
-    free(text);
-}
-
 /* Opens (or counts again) the channel's alert of rule; takes details (a JSON object). */
 static void raise_channel_alert(struct channel *c, const char *rule, const char *severity,
                                 const char *summary, json_t *details)
 {
-    struct push *p = c->p;
-    char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
-    json_decref(details);
-    if (!p->alerts) {
-        free(text);
-        return;
-    }
     char key[300];
     snprintf(key, sizeof key, "%s:%s", rule, c->cfg->name);
-    const struct config *cfg = p->rt->cfg;
+    char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    json_decref(details);
+    const struct config *cfg = c->p->rt->cfg;
     struct alert_input in = {.rule = rule, .key = key, .severity = severity, .summary = summary,
                              .details = text,
                              .contacts = (const char *const *)cfg->rules.contacts,
                              .ncontacts = cfg->rules.ncontacts};
-    struct alert a = {0};
-    enum alert_transition t = ALERT_NONE;
-    int rc = alerts_raise(p->alerts, &in, event_now_us() / 1000, &a, &t);
+    alertbus_raise(c->p->alerts, &in);
     free(text);
-    if (rc != 0) {
-        log_error("push", "%s: cannot store alert %s: %s", c->cfg->name, key,
-                  alerts_errstr(p->alerts));
-        return;
-    }
-    if (t == ALERT_OPENED) {
-        log_warning("push", "alert %lld opened: %s", (long long)a.id, a.summary);
-        publish_alert(p, "opened", &a);
-    }
-    alert_release(&a);
 }
 
 /* Resolves the channel's channel_down alert, if one is open: it delivers again. */
 static void clear_channel_down(struct channel *c)
 {
-    struct push *p = c->p;
-    if (!p->alerts) return;
     char key[300];
     snprintf(key, sizeof key, "channel_down:%s", c->cfg->name);
-    struct alert a = {0};
-    enum alert_transition t = ALERT_NONE;
-    if (alerts_clear(p->alerts, key, event_now_us() / 1000, &a, &t) != 0) {
-        log_error("push", "%s: cannot resolve alert %s: %s", c->cfg->name, key,
-                  alerts_errstr(p->alerts));
-        return;
-    }
-    if (t != ALERT_RESOLVED) return;
-    log_info("push", "alert %lld resolved by itself: %s delivers again", (long long)a.id,
-             c->cfg->name);
-    publish_alert(p, "resolved", &a);
-    alert_release(&a);
+    alertbus_clear(c->p->alerts, key);
 }
 
 static void send_to_dlq(struct channel *c, int status, const char *response)
@@ -641,14 +601,10 @@ struct push *push_new(struct runtime *rt, char *err, size_t errlen)
         "Change event read at the source to availability published by merge (event trace).",
         NULL, metrics_latency_buckets, metrics_latency_nbuckets);
     kafka_topic(rt->kafka, p->dlq_topic, sizeof p->dlq_topic, "dlq");
-    kafka_topic(rt->kafka, p->alerts_topic, sizeof p->alerts_topic, "alerts");
-    p->alerts = alerts_new(rt->store, err, errlen);
-    if (!p->alerts) goto fail;
     char topic[256];
     kafka_topic(rt->kafka, topic, sizeof topic, "availability");
     if (kafka_topic_ensure(rt->kafka, topic, err, errlen) != 0 ||
-        kafka_topic_ensure(rt->kafka, p->dlq_topic, err, errlen) != 0 ||
-        kafka_topic_ensure(rt->kafka, p->alerts_topic, err, errlen) != 0)
+        kafka_topic_ensure(rt->kafka, p->dlq_topic, err, errlen) != 0)
         goto fail;
     p->http = http_client_new(rt->base, 8, err, errlen);
     if (!p->http) goto fail;
@@ -657,6 +613,8 @@ struct push *push_new(struct runtime *rt, char *err, size_t errlen)
     redis_on_state(p->redis, redis_state, p);
     p->producer = kafka_producer_new(rt->kafka, NULL, NULL, err, errlen);
     if (!p->producer) goto fail;
+    p->alerts = alertbus_new(rt, p->producer, err, errlen);
+    if (!p->alerts) goto fail;
     const char *topics[] = {topic};
     p->consumer = kafka_consumer_new(rt->kafka, "stockmesh-push", topics, 1, on_availability, p,
                                      err, errlen);
@@ -681,9 +639,9 @@ void push_free(struct push *p)
     if (p->consumer) kafka_consumer_free(p->consumer);
     if (p->http) http_client_free(p->http);
     if (p->redis) redis_free(p->redis);
+    alertbus_free(p->alerts);
     if (p->producer) kafka_producer_free(p->producer, 2000);
     if (p->sweep_timer) event_free(p->sweep_timer);
-    alerts_free(p->alerts);
     for (size_t i = 0; i < p->nchannels; i++) {
         struct channel *c = &p->channels[i];
         if (c->retry_timer) event_free(c->retry_timer);

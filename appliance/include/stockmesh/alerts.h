@@ -172,11 +172,6 @@ enum alerts_error alerts_errcode(const struct alerts *a);
 /* The alert as the API's JSON object (nulls for absent values); caller decrefs. */
 json_t *alert_to_json(const struct alert *al);
 
-/* The message published on stockmesh.alerts for a transition ("opened", "resolved"):
- * {"type":"alert","transition":…,"alert":{…},"ts_ms":…}. Caller frees; NULL when out
- * of memory. */
-char *alert_event_text(const char *transition, const struct alert *al, int64_t now_ms);
-
 /* Frees an alert's heap fields and empties it; safe to call twice. */
 void alert_release(struct alert *al);
 
